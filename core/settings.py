@@ -1,0 +1,73 @@
+"""The one settings object, read from the environment (and `.env` when present).
+
+Every field here has a line in `.env.example`; `tests/test_settings.py` keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+
+class Settings(BaseSettings):
+    """Runtime configuration for the bot, the poller and the sandbox."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    host: str = "0.0.0.0"
+    port: int = 3978
+    database_url: str = "sqlite:///data/referrals.db"
+
+    bot_id: str = ""
+    bot_password: str = ""
+    bot_type: str = "SingleTenant"
+    bot_tenant_id: str = ""
+
+    partner_center_api_url: str = "https://api.partner.microsoft.com"
+    partner_center_scope: str = "https://api.partner.microsoft.com/.default"
+    partner_center_access_token: str = ""
+    partner_center_portal_url: str = "https://partner.microsoft.com/dashboard/referrals/v2/leads"
+
+    azure_client_id: str = ""
+    azure_tenant_id: str = ""
+    azure_authority_host: str = "https://login.microsoftonline.com"
+    token_cache_key: str = ""
+
+    admin_aad_object_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    sales_channel_id: str = ""
+
+    poller_enabled: bool = True
+    poll_interval_seconds: int = Field(default=600, ge=1)
+    full_sweep_hours: float = Field(default=24.0, gt=0)
+    watermark_overlap_seconds: int = Field(default=120, ge=0)
+    page_size: int = Field(default=200, ge=1, le=1000)
+    max_pages: int = Field(default=500, ge=1)
+
+    scan_enabled: bool = True
+    dns_nameservers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dns_timeout_seconds: float = Field(default=3.0, gt=0)
+    scan_concurrency: int = Field(default=20, ge=1)
+    rescan_after_days: float = Field(default=30.0, gt=0)
+    co_sell_boost: int = 15
+
+    reminder_hours: float = Field(default=24.0, ge=0)
+    dispatch_interval_seconds: float = Field(default=5.0, gt=0)
+
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @field_validator("admin_aad_object_ids", "dns_nameservers", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Inbound Bot Framework authentication is on whenever a bot app id is configured."""
+        return bool(self.bot_id)
+
+    def is_admin(self, aad_object_id: str | None) -> bool:
+        return bool(aad_object_id) and aad_object_id.lower() in {a.lower() for a in self.admin_aad_object_ids}
