@@ -44,3 +44,12 @@ SIGNIN_LOST_ADMIN_NOTICE = (
     "run `/login` here."
 )
 REMINDER = "⏰ This co-sell referral expires in {left} and is not accepted yet."
+
+ACTION_INVALID_TITLE = "That button didn't work"
+ACTION_INVALID = "This card's button sent something I don't understand. Try `referrals` for a fresh card."
+ACTION_NO_REFERRAL = "This card doesn't name a referral."
+ACTION_BAD_PAGE = "This page button is out of date. Try `referrals` again."
+NO_LEAD_FOR_REFERRAL = "No lead yet: this referral has no customer email domain."
+NEED_REFERRAL_ID = "Tell me which referral: `referral <id>`."
+NEED_DOMAIN = "Tell me which customer domain: `lead contoso.com`."
+NO_ARGUMENTS = "`{command}` takes no arguments."

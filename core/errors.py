@@ -8,7 +8,8 @@
     │   ├── UpstreamRejected        4xx we cannot retry (400 illegal filter, 404, 412 …)
     │   └── UpstreamProtocolError   a body we cannot parse
     ├── NotSignedIn                 no usable Partner Center sign-in
-    └── CommandError                a chat command cannot be carried out; `reason` is shown to the user
+    ├── CommandError                a chat command cannot be carried out; `reason` is shown to the user
+    └── DeliveryError               the Bot Connector refused or dropped a message we sent
 """
 
 from __future__ import annotations
@@ -67,3 +68,16 @@ class CommandError(ReferralBotError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class DeliveryError(ReferralBotError):
+    """The Bot Connector did not take a message we sent (429, 412, 5xx, timeouts …)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in (408, 412, 429) or self.status >= 500

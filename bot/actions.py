@@ -1,0 +1,103 @@
+"""Adaptive Card button presses (`Action.Execute` verbs). Each returns the card the presser sees next."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot import messages
+from bot.router import Caller
+from bot.services import Services
+from cards.common import error_card
+from cards.lead import lead_card
+from cards.referral import referral_card, referral_list_card
+from storage import queries
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 10
+KINDS = ("co-sell", "marketplace", "ms-lead", "other")
+STATUS_WORDS = {"new": ("New",), "active": ("Active",), "closed": ("Closed",), None: queries.OPEN_STATUSES}
+
+Action = Callable[[dict[str, Any], Caller, Any], Awaitable[dict[str, Any]]]
+
+
+class InvalidAction(Exception):
+    """The button's payload is not one we made."""
+
+
+class CardActions:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.verbs: dict[str, Action] = {
+            "showReferral": self.show_referral,
+            "referralsPage": self.referrals_page,
+            "openLead": self.open_lead,
+            "accept": self.accept,
+        }
+
+    async def handle(self, action: dict[str, Any], caller: Caller, conversation: Any) -> dict[str, Any]:
+        verb = action.get("verb")
+        data = action.get("data")
+        handler = self.verbs.get(verb) if isinstance(verb, str) else None
+        if handler is None or not isinstance(data, dict):
+            log.warning("invalid card action", extra={"verb": str(verb)[:40], "user": caller.aad_object_id})
+            return error_card(messages.ACTION_INVALID_TITLE, messages.ACTION_INVALID)
+        try:
+            return await handler(data, caller, conversation)
+        except InvalidAction as exc:
+            log.warning("invalid card action data", extra={"verb": verb, "detail": str(exc)})
+            return error_card(messages.ACTION_INVALID_TITLE, str(exc))
+
+    async def _referral(self, data: dict[str, Any]) -> Any:
+        referral_id = data.get("referralId")
+        if not isinstance(referral_id, str) or not referral_id or len(referral_id) > 64:
+            raise InvalidAction(messages.ACTION_NO_REFERRAL)
+        referral = await self.services.db(queries.get_referral, referral_id)
+        if referral is None:
+            raise InvalidAction(messages.REFERRAL_NOT_FOUND.format(referral_id=referral_id[:64]))
+        return referral
+
+    async def referral_card_for(self, referral: Any, **extra: Any) -> dict[str, Any]:
+        lead = await self.services.db(queries.get_lead, referral.lead_id)
+        return referral_card(
+            referral,
+            lead=lead,
+            portal_url=self.services.settings.partner_center_portal_url,
+            now=self.services.now(),
+            **extra,
+        )
+
+    async def show_referral(self, data: dict[str, Any], caller: Caller, conversation: Any) -> dict[str, Any]:
+        return await self.referral_card_for(await self._referral(data))
+
+    async def referrals_page(self, data: dict[str, Any], caller: Caller, conversation: Any) -> dict[str, Any]:
+        kind = data.get("kind")
+        status = data.get("status")
+        page = data.get("page")
+        if kind not in (*KINDS, None, "all") or status not in STATUS_WORDS or not isinstance(page, int) or page < 1:
+            raise InvalidAction(messages.ACTION_BAD_PAGE)
+        return await referrals_list(self.services, kind=None if kind == "all" else kind, status=status, page=page)
+
+    async def open_lead(self, data: dict[str, Any], caller: Caller, conversation: Any) -> dict[str, Any]:
+        referral = await self._referral(data)
+        lead = await self.services.db(queries.get_lead, referral.lead_id)
+        if lead is None:
+            return await self.referral_card_for(referral, note=messages.NO_LEAD_FOR_REFERRAL)
+        scan, referrals = await self.services.db(queries.lead_details, lead)
+        return lead_card(lead, scan=scan, referrals=referrals, back_referral_id=referral.id)
+
+    async def accept(self, data: dict[str, Any], caller: Caller, conversation: Any) -> dict[str, Any]:
+        from bot.accept import accept_referral
+
+        referral = await self._referral(data)
+        return await accept_referral(self.services, referral, caller, conversation, self.referral_card_for)
+
+
+async def referrals_list(services: Services, *, kind: str | None, status: str | None, page: int) -> dict[str, Any]:
+    rows, total = await services.db(
+        queries.list_referrals, kind=kind, statuses=STATUS_WORDS[status], page=page, page_size=PAGE_SIZE
+    )
+    return referral_list_card(
+        rows, kind=kind or "all", status=status, page=page, total=total, page_size=PAGE_SIZE, now=services.now()
+    )

@@ -1,0 +1,45 @@
+"""The bot's behaviour per activity, free of botbuilder: remember conversations, greet, route commands and cards."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from bot import messages
+from bot.actions import CardActions
+from bot.adapter import ConversationInfo, TurnConversation
+from bot.router import Caller, Reply, Router
+from bot.services import Services
+from storage.conversations import forget_conversation, remember_conversation
+
+log = logging.getLogger(__name__)
+
+
+class Turns:
+    def __init__(self, services: Services, router: Router) -> None:
+        self.services = services
+        self.router = router
+        self.actions = CardActions(services)
+
+    async def remember(self, info: ConversationInfo) -> None:
+        fields = {k: v for k, v in dataclasses.asdict(info).items()}
+        await self.services.db(remember_conversation, fields, sales_channel_id=self.services.settings.sales_channel_id)
+
+    async def installed(self, info: ConversationInfo, conversation: TurnConversation) -> None:
+        await self.remember(info)
+        log.info("bot installed", extra={"conversation_type": info.conversation_type, "team": info.team_name})
+        greeting = messages.WELCOME_PERSONAL if info.conversation_type == "personal" else messages.WELCOME_TEAM
+        await conversation.send(Reply(text=greeting))
+
+    async def uninstalled(self, info: ConversationInfo) -> None:
+        removed = await self.services.db(forget_conversation, info.conversation_id, team_id=info.team_id)
+        log.info("bot uninstalled", extra={"conversation_id": info.conversation_id, "references_removed": removed})
+
+    async def message(self, text: str, caller: Caller, conversation: TurnConversation) -> None:
+        await self.router.dispatch(text, caller, conversation, self.services)
+
+    async def card_action(
+        self, action: dict[str, Any], caller: Caller, conversation: TurnConversation
+    ) -> dict[str, Any]:
+        return await self.actions.handle(action, caller, conversation)
