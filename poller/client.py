@@ -1,0 +1,328 @@
+"""The Partner Center Referrals API client: paging, retries, token refresh and error mapping.
+
+Retries (tenacity): 429 waits for `Retry-After` (seconds or an HTTP-date); 500/502/503/504, timeouts and
+transport errors back off exponentially with full jitter; a malformed or truncated JSON body is retried a
+couple of times. Every bounded: afterwards `UpstreamUnavailable` (or `UpstreamProtocolError` for bodies).
+A 401 asks the token source for a fresh token once, then gives up with `UpstreamAuthError`.
+The bearer token is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type
+from tenacity.wait import wait_random_exponential
+
+from core.errors import (
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from poller.token import TokenSource
+
+log = logging.getLogger(__name__)
+
+REFERRALS_PATH = "/v1.0/engagements/referrals"
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_PROTOCOL_RETRIES = 2
+DEFAULT_FILTER = "direction eq 'Incoming'"
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of the referral list as the server sent it."""
+
+    items: list[dict[str, Any]]
+    url: str
+    request_id: str | None
+    number: int
+    next_link: str | None = None
+
+
+@dataclass(slots=True)
+class ClientStats:
+    """Requests sent (every attempt) and retries made, for the run summary."""
+
+    requests: int = 0
+    retries: int = 0
+
+
+@dataclass(slots=True)
+class _Response:
+    status: int
+    body: Any
+    request_id: str | None
+    url: str
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way worth another try; `final` is what to raise once retries run out."""
+
+    def __init__(self, final: UpstreamError, *, retry_after: float | None = None, protocol_failures: int = 0):
+        super().__init__(str(final))
+        self.final = final
+        self.retry_after = retry_after
+        self.protocol_failures = protocol_failures
+
+
+@dataclass(slots=True)
+class _AttemptState:
+    protocol_failures: int = 0
+    refreshed: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP-date; None when unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _error_details(body: Any) -> tuple[str | None, str | None]:
+    """(code, message) from `{"error": {"code", "message"}}`, tolerating any other shape."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            code, message = error.get("code"), error.get("message")
+            return (str(code) if code is not None else None, str(message) if message is not None else None)
+        if isinstance(body.get("message"), str):
+            return None, body["message"]
+    return None, None
+
+
+class PartnerCenterClient:
+    """Talks to `/v1.0/engagements/referrals` with a bearer token from a `TokenSource`."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: TokenSource,
+        *,
+        base_url: str,
+        page_size: int = 200,
+        max_pages: int = 500,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._http = http
+        self._tokens = tokens
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.max_retries = max_retries
+        self._backoff = wait_random_exponential(multiplier=backoff_base, max=backoff_cap)
+        self._backoff_cap = backoff_cap
+        self._sleep = sleep
+        self.stats = ClientStats()
+        self.truncated = False  # the last iter_pages stopped at max_pages with a nextLink left
+
+    @property
+    def referrals_url(self) -> str:
+        return self.base_url + REFERRALS_PATH
+
+    def list_url(self, *, filter: str | None, orderby: str | None) -> str:
+        """The first-page URL with `$filter`, `$orderby` and `$top` percent-encoded."""
+        params: dict[str, str] = {}
+        if filter:
+            params["$filter"] = filter
+        if orderby:
+            params["$orderby"] = orderby
+        params["$top"] = str(self.page_size)
+        return f"{self.referrals_url}?{urlencode(params, quote_via=quote, safe='$')}"
+
+    async def iter_pages(
+        self,
+        *,
+        filter: str | None = DEFAULT_FILTER,
+        orderby: str | None = "createdDateTime desc",
+    ) -> AsyncIterator[Page]:
+        """Yield pages one at a time, following `@odata.nextLink` verbatim until it is absent or max_pages."""
+        self.truncated = False
+        url: str | None = self.list_url(filter=filter, orderby=orderby)
+        number = 0
+        while url is not None:
+            if number >= self.max_pages:
+                self.truncated = True
+                log.warning("stopped paging after max_pages=%d", self.max_pages)
+                return
+            number += 1
+            response = await self._request("GET", url)
+            body = response.body
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise UpstreamProtocolError(
+                    "list response has no 'value' array", status=response.status, url=url,
+                    request_id=response.request_id,
+                )
+            next_link = body.get("@odata.nextLink")
+            next_link = next_link if isinstance(next_link, str) and next_link else None
+            yield Page(body["value"], url, response.request_id, number, next_link)
+            url = next_link
+
+    async def get_referral(self, referral_id: str) -> dict[str, Any]:
+        url = f"{self.referrals_url}/{quote(referral_id, safe='')}"
+        response = await self._request("GET", url)
+        if not isinstance(response.body, dict):
+            raise UpstreamProtocolError("referral response is not an object", status=response.status, url=url)
+        return response.body
+
+    async def patch_referral(
+        self,
+        referral_id: str,
+        ops: list[dict[str, Any]],
+        *,
+        if_match: str | None,
+        return_representation: bool = True,
+    ) -> dict[str, Any] | None:
+        """JSON Patch one referral; the updated referral when `return_representation`, else None (204)."""
+        url = f"{self.referrals_url}/{quote(referral_id, safe='')}"
+        headers = {"Content-Type": "application/json"}
+        if if_match:
+            headers["If-Match"] = if_match
+        if return_representation:
+            headers["Prefer"] = "return=representation"
+        response = await self._request("PATCH", url, content=json.dumps(ops).encode(), headers=headers)
+        if response.body is None:
+            return None
+        if not isinstance(response.body, dict):
+            raise UpstreamProtocolError("patch response is not an object", status=response.status, url=url)
+        return response.body
+
+    # -- the request loop -------------------------------------------------------------------------
+
+    async def _request(
+        self, method: str, url: str, *, content: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> _Response:
+        state = _AttemptState(extra=dict(headers or {}))
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_Retryable),
+            stop=self._should_stop,
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(method, url, content, state)
+        except RetryError as exc:
+            failure = exc.last_attempt.exception()
+            if isinstance(failure, _Retryable):
+                raise failure.final from failure
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _should_stop(self, retry_state: RetryCallState) -> bool:
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(failure, _Retryable) and failure.protocol_failures > MAX_PROTOCOL_RETRIES:
+            return True
+        return retry_state.attempt_number > self.max_retries
+
+    def _wait(self, retry_state: RetryCallState) -> float:
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(failure, _Retryable) and failure.retry_after is not None:
+            return failure.retry_after
+        return float(self._backoff(retry_state))
+
+    def _before_sleep(self, retry_state: RetryCallState) -> None:
+        self.stats.retries += 1
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        log.info("retrying partner center request in %.2fs after: %s", wait, failure)
+
+    async def _attempt(self, method: str, url: str, content: bytes | None, state: _AttemptState) -> _Response:
+        response = await self._send(method, url, content, state, force_refresh=False)
+        if response.status_code == 401 and not state.refreshed:
+            state.refreshed = True
+            log.info("partner center said 401; refreshing the token once")
+            response = await self._send(method, url, content, state, force_refresh=True)
+        return self._interpret(response, url, state)
+
+    async def _send(
+        self, method: str, url: str, content: bytes | None, state: _AttemptState, *, force_refresh: bool
+    ) -> httpx.Response:
+        token = await self._tokens.get_token(force_refresh=force_refresh)
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "client-request-id": str(uuid.uuid4()),
+            **state.extra,
+        }
+        self.stats.requests += 1
+        try:
+            response = await self._http.request(method, url, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            log.info("partner center %s %s timed out", method, url)
+            raise _Retryable(UpstreamUnavailable(f"Partner Center timed out: {exc!r}", url=url)) from exc
+        except httpx.TransportError as exc:
+            log.info("partner center %s %s transport error: %r", method, url, exc)
+            raise _Retryable(UpstreamUnavailable(f"Partner Center unreachable: {exc!r}", url=url)) from exc
+        request_id = response.headers.get("request-id")
+        log.info(
+            "partner center %s %s -> %d (request-id %s)",
+            method, url, response.status_code, request_id,
+            extra={"http_status": response.status_code, "url": url, "request_id": request_id},
+        )
+        return response
+
+    def _interpret(self, response: httpx.Response, url: str, state: _AttemptState) -> _Response:
+        status = response.status_code
+        request_id = response.headers.get("request-id")
+        body: Any = None
+        parse_error: Exception | None = None
+        if response.content:
+            try:
+                body = json.loads(response.content)
+            except ValueError as exc:
+                parse_error = exc
+        code, message = _error_details(body)
+        info = {"status": status, "url": url, "request_id": request_id, "code": code}
+        detail = f"{status} {code or ''} {message or ''}".strip()
+        if status in RETRYABLE_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                retry_after = min(retry_after, max(self._backoff_cap, 60.0))
+            raise _Retryable(
+                UpstreamUnavailable(f"Partner Center unavailable: {detail}", **info), retry_after=retry_after
+            )
+        if status in (401, 403):
+            raise UpstreamAuthError(f"Partner Center refused our credentials: {detail}", **info)
+        if 400 <= status < 500:
+            raise UpstreamRejected(f"Partner Center rejected the request: {detail}", **info)
+        if status >= 500:
+            raise UpstreamUnavailable(f"Partner Center failed: {detail}", **info)
+        if parse_error is not None:
+            state.protocol_failures += 1
+            raise _Retryable(
+                UpstreamProtocolError(f"Partner Center sent malformed JSON: {parse_error}", **info),
+                protocol_failures=state.protocol_failures,
+            )
+        return _Response(status=status, body=body, request_id=request_id, url=url)

@@ -1,0 +1,155 @@
+"""One page of referrals → the database, in ONE transaction.
+
+Per page: map/classify/domain/filter every item, read the page's stored rows with one `IN` query, insert the
+new ones (executemany), update those whose eTag or updatedDateTime changed, link leads, write the outbox
+rows (`post` for a new incoming co-sell referral, `update` for a changed referral that has posted cards)
+and rescore the touched leads. The caller commits; nothing of a failed page is kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from poller.classify import classify
+from poller.domains import customer_domain
+from poller.filtering import INVALID_PAYLOAD, is_incoming, skip_reason
+from poller.leads import LeadCandidate, ensure_leads, refresh_scores
+from poller.mapping import map_referral
+from poller.records import InvalidReferral, ReferralRecord
+from storage import sync_repo
+
+
+@dataclass(slots=True)
+class Prepared:
+    record: ReferralRecord
+    kind: str
+    domain: str | None
+
+
+@dataclass(slots=True)
+class PageOutcome:
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    notified: int = 0
+    leads_created: int = 0
+    leads_linked: int = 0
+    no_domain: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    max_updated: datetime | None = None  # newest updatedDateTime among the page's referrals
+    scan_due: set[str] = field(default_factory=set)  # lead domains never scanned or scanned too long ago
+
+
+def prepare(items: list[Any], outcome: PageOutcome) -> list[Prepared]:
+    """Map, classify and find the domain of each item; invalid ones are counted and dropped."""
+    prepared: list[Prepared] = []
+    newest = outcome.max_updated
+    for item in items:
+        try:
+            record = map_referral(item)
+        except InvalidReferral:
+            outcome.skipped[INVALID_PAYLOAD] += 1
+            continue
+        if record.updated_at is not None and (newest is None or record.updated_at > newest):
+            newest = record.updated_at
+        prepared.append(Prepared(record, classify(record), customer_domain(record.customer_emails)))
+    outcome.max_updated = newest
+    return prepared
+
+
+def _row(p: Prepared, now: datetime) -> dict[str, Any]:
+    r = p.record
+    return {
+        "id": r.id, "engagement_id": r.engagement_id, "name": r.name, "kind": p.kind,
+        "direction": r.direction, "status": r.status, "substatus": r.substatus,
+        "status_reason": r.status_reason,
+        "referral_type": r.referral_type, "qualification": r.qualification,
+        "invited_by_org_id": r.invited_by_org_id, "invited_by_org_name": r.invited_by_org_name,
+        "customer_name": r.customer_name, "customer_domain": p.domain, "country": r.country,
+        "deal_value": r.deal_value, "currency": r.currency, "notes": r.notes, "invite_notes": r.invite_notes,
+        "etag": r.etag, "created_at": r.created_at, "updated_at": r.updated_at, "expires_at": r.expires_at,
+        "accepted_at": r.accepted_at, "closed_at": r.closed_at, "raw": r.raw, "last_synced_at": now,
+    }
+
+
+def apply_page(
+    session: Session,
+    items: list[Any],
+    *,
+    now: datetime,
+    co_sell_boost: int,
+    rescan_after: timedelta,
+) -> PageOutcome:
+    """Store one page (see the module docstring); the caller's transaction commits it."""
+    outcome = PageOutcome(fetched=len(items))
+    prepared = prepare(items, outcome)
+    # A page may repeat an id (paging races); the last copy wins.
+    by_id = {p.record.id: p for p in prepared}
+    stored = sync_repo.stored_referrals(session, by_id.keys())
+
+    new: list[Prepared] = []
+    changed: list[Prepared] = []
+    for referral_id, p in by_id.items():
+        old = stored.get(referral_id)
+        reason = skip_reason(p.record, already_stored=old is not None)
+        if reason is not None:
+            outcome.skipped[reason] += 1
+        elif old is None:
+            new.append(p)
+        elif old.etag != p.record.etag or old.updated_at != p.record.updated_at:
+            changed.append(p)
+        else:
+            outcome.unchanged += 1
+
+    # Leads first, so that new rows are inserted already linked.
+    to_link = [
+        p for p in [*new, *changed]
+        if p.domain is not None and (p.record.id not in stored or stored[p.record.id].lead_id is None
+                                     or stored[p.record.id].customer_domain != p.domain)
+    ]
+    links = ensure_leads(
+        session, [LeadCandidate(p.record.id, p.domain, p.record.customer_name) for p in to_link if p.domain],
+        now=now,
+    )
+    outcome.leads_created = len(links.created)
+    outcome.leads_linked = len(to_link)
+    outcome.no_domain = sum(1 for p in new if p.domain is None)
+
+    new_rows = []
+    for p in new:
+        row = _row(p, now)
+        row["lead_id"] = links.lead_ids.get(p.domain) if p.domain else None
+        row["first_seen_at"] = now
+        new_rows.append(row)
+    changed_rows = []
+    for p in changed:
+        row = _row(p, now)
+        old_lead = stored[p.record.id].lead_id
+        row["lead_id"] = links.lead_ids.get(p.domain, old_lead) if p.domain else old_lead
+        changed_rows.append(row)
+    sync_repo.insert_referrals(session, new_rows)
+    sync_repo.update_referrals(session, changed_rows)
+    outcome.inserted, outcome.updated = len(new_rows), len(changed_rows)
+
+    # The outbox, in the same transaction as the change it announces.
+    posts = [p.record.id for p in new if p.kind == "co-sell" and is_incoming(p.record)]
+    outcome.notified += sync_repo.add_outbox(session, posts, "post", now=now)
+    changed_ids = [p.record.id for p in changed]
+    with_cards = sync_repo.referrals_with_cards(session, changed_ids) if changed_ids else set()
+    if with_cards:
+        pending = sync_repo.pending_outbox(session, with_cards, "update")
+        updates = [rid for rid in changed_ids if rid in with_cards and rid not in pending]
+        outcome.notified += sync_repo.add_outbox(session, updates, "update", now=now)
+
+    touched = {p.domain for p in [*new, *changed] if p.domain}
+    if touched:
+        scans = sync_repo.scans_by_domain(session, touched)
+        refresh_scores(session, touched, co_sell_boost=co_sell_boost, now=now, scans=scans)
+        outcome.scan_due = {d for d in touched if d not in scans or scans[d].scanned_at < now - rescan_after}
+    return outcome
