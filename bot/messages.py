@@ -53,3 +53,53 @@ NO_LEAD_FOR_REFERRAL = "No lead yet: this referral has no customer email domain.
 NEED_REFERRAL_ID = "Tell me which referral: `referral <id>`."
 NEED_DOMAIN = "Tell me which customer domain: `lead contoso.com`."
 NO_ARGUMENTS = "`{command}` takes no arguments."
+
+# --- Partner Center sign-in: /login, /logout, the token source (sign-in work; append-only) ---------------
+
+MAKE_TOKEN_CACHE_KEY = (
+    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
+TOKEN_CACHE_KEY_MISSING = (
+    "TOKEN_CACHE_KEY is not set, so I can't store a Partner Center sign-in safely. Make a key with "
+    f"`{MAKE_TOKEN_CACHE_KEY}`, set TOKEN_CACHE_KEY to it and restart the bot."
+)
+TOKEN_CACHE_KEY_MALFORMED = (
+    "TOKEN_CACHE_KEY is not a valid key (it must be 32 url-safe base64-encoded bytes, as Fernet makes them). "
+    f"Make one with `{MAKE_TOKEN_CACHE_KEY}`, set TOKEN_CACHE_KEY to it and restart the bot."
+)
+TOKEN_CACHE_KEY_WRONG = (
+    "The stored Partner Center sign-in can't be decrypted with the current TOKEN_CACHE_KEY (was the key "
+    "changed?). An admin can run `/login` in a personal chat with me to sign in again."
+)
+AZURE_CLIENT_ID_MISSING = (
+    "Sign-in isn't set up: AZURE_CLIENT_ID is empty. Set it to the Application (client) ID of the "
+    "public-client app registration (and AZURE_TENANT_ID to your tenant id), then restart the bot."
+)
+NOT_SIGNED_IN = "No one is signed in to Partner Center. An admin can run `/login` in a personal chat with me."
+SIGNIN_NEEDS_LOGIN = (
+    "The Partner Center sign-in stopped working ({reason}). "
+    "An admin can run `/login` in a personal chat with me."
+)
+SIGNIN_REFRESH_REJECTED = "Entra ID refused to renew it: {error}{description}"
+SIGNIN_NO_REFRESH_TOKEN = "the stored sign-in has no refresh token left"
+ENTRA_UNREACHABLE = "Entra ID could not be reached at {authority} ({reason})."
+
+LOGIN_CARD_TITLE = "Sign in to Partner Center"
+LOGIN_CARD_STEPS = (
+    "1. Open the sign-in page with the button below.\n"
+    "2. Enter this code and sign in with the Partner Center admin account:"
+)
+LOGIN_CARD_EXPIRES = "The code works until {expires}. I'll tell you here when the sign-in is done."
+LOGIN_CARD_OPEN = "Open sign-in page"
+LOGIN_SIGNED_IN = "Signed in to Partner Center as {username}. Scheduled syncs use this account from now on."
+LOGIN_DECLINED = "The sign-in was declined, so nothing changed. Run `/login` to try again."
+LOGIN_TIMEOUT = "The sign-in code expired before it was used, so nothing changed. Run `/login` for a new one."
+LOGIN_REPLACED = "That sign-in code is no longer valid: a newer `/login` replaced it."
+LOGIN_FAILED = "The sign-in didn't work ({reason}). Run `/login` to try again."
+LOGIN_COULD_NOT_START = "I couldn't start a sign-in: {reason}"
+LOGOUT_DONE = (
+    "Signed out: I forgot the stored Partner Center sign-in{who}. "
+    "Syncing pauses until an admin runs `/login`."
+)
+LOGOUT_DONE_WHO = " of {username}"
+LOGOUT_NOTHING = "No Partner Center sign-in was stored, so there was nothing to forget."
