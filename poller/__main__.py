@@ -1,0 +1,67 @@
+"""`python -m poller --once [--full]`: one sync against the configured Partner Center, then exit.
+
+The last line of standard output is the run summary as one JSON object. Exit status 0 on success; 1 when the
+run failed and 2 when nobody is signed in, with the reason on standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+import httpx
+
+from core.logs import configure_logging
+from core.settings import Settings
+from poller.client import PartnerCenterClient
+from poller.pipeline import run_sync, summary
+from poller.service import build_sync_deps
+from poller.token import make_token_source
+from storage.db import make_engine, migrate
+from storage.models import SyncRun
+
+EXIT_CODES = {"success": 0, "failed": 1, "not_signed_in": 2}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m poller", description="Sync Partner Center referrals.")
+    parser.add_argument("--once", action="store_true", required=True, help="run one sync and exit")
+    parser.add_argument("--full", action="store_true", help="force a full sweep, not an incremental one")
+    return parser.parse_args(argv)
+
+
+async def sync_once(settings: Settings, *, full: bool) -> SyncRun:
+    engine = make_engine(settings.database_url)
+    try:
+        await asyncio.to_thread(migrate, engine)
+        timeout = httpx.Timeout(30.0, connect=10.0)
+        async with httpx.AsyncClient(timeout=timeout) as http:
+            client = PartnerCenterClient(
+                http,
+                make_token_source(settings, engine),
+                base_url=settings.partner_center_api_url,
+                page_size=settings.page_size,
+                max_pages=settings.max_pages,
+            )
+            deps = build_sync_deps(settings, engine, client)
+            return await run_sync(deps, trigger="manual", force_full=full)
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    run = asyncio.run(sync_once(settings, full=args.full))
+    if run.status != "success":
+        reason = run.note if run.status == "not_signed_in" else run.error
+        print(f"sync {run.status}: {reason}", file=sys.stderr)
+    print(json.dumps(summary(run), default=str), flush=True)
+    return EXIT_CODES.get(run.status, 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

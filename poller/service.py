@@ -1,0 +1,114 @@
+"""One sync at a time, shared by the scheduler and the chat `sync` command.
+
+- A caller arriving while a run is going joins it and gets the same `SyncRun` (one shared asyncio Task).
+- `on_finished` callbacks run after every run (the notification dispatcher uses one to wake up).
+- Paused after "not signed in": once a run ends `not_signed_in`, *scheduled* runs return without calling
+  Partner Center (they get a `SyncRun` with status `not_signed_in` and a note, not stored) until `resume()` is
+  called (the `/login` flow calls it after a new sign-in). A *manual* run (trigger other than "schedule")
+  still tries, so `sync` always gives a fresh answer; if it succeeds the pause is lifted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from poller.client import PartnerCenterClient
+from poller.pipeline import SyncDeps, run_sync
+from poller.scan import DomainScanner
+from storage.models import SyncRun
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from core.settings import Settings
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+SCHEDULE = "schedule"
+PAUSED_NOTE = "Paused: not signed in to Partner Center. An admin can run /login; scheduled syncs resume then."
+
+DepsFactory = Callable[[], Awaitable[SyncDeps]]
+Finished = Callable[[SyncRun], Awaitable[None]]
+
+
+def build_sync_deps(settings: Settings, engine: Engine, client: PartnerCenterClient) -> SyncDeps:
+    """The usual deps: the scanner from settings (None when `SCAN_ENABLED=false`)."""
+    scanner = DomainScanner.from_settings(settings) if settings.scan_enabled else None
+    return SyncDeps(settings=settings, engine=engine, client=client, scanner=scanner)
+
+
+class SyncService:
+    """Runs `run_sync` with at most one run in flight."""
+
+    def __init__(
+        self,
+        deps: SyncDeps | DepsFactory,
+        *,
+        on_finished: list[Finished] | None = None,
+        runner: Callable[..., Awaitable[SyncRun]] = run_sync,
+    ) -> None:
+        self._deps = deps
+        self._runner = runner
+        self.on_finished: list[Finished] = list(on_finished or [])
+        self._task: asyncio.Task[SyncRun] | None = None
+        self._started_at: datetime | None = None
+        self._paused = False
+        self.last_run: SyncRun | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def started_at(self) -> datetime | None:
+        """When the run in flight started; None when idle."""
+        return self._started_at if self.running else None
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def resume(self) -> None:
+        """Let scheduled runs call Partner Center again (after a new sign-in)."""
+        if self._paused:
+            log.info("scheduled syncs resumed")
+        self._paused = False
+
+    async def run(self, trigger: str = SCHEDULE, *, force_full: bool = False) -> SyncRun:
+        """Start a run, or join the one in flight; returns its finished `SyncRun`."""
+        if self._task is None or self._task.done():
+            if self._paused and trigger == SCHEDULE:
+                log.info("scheduled sync skipped: paused until a new sign-in")
+                return SyncRun(
+                    trigger=trigger, status="not_signed_in", note=PAUSED_NOTE, finished_at=utcnow()
+                )
+            self._started_at = utcnow()
+            self._task = asyncio.create_task(self._run(trigger, force_full))
+        return await asyncio.shield(self._task)
+
+    async def _run(self, trigger: str, force_full: bool) -> SyncRun:
+        deps = self._deps if isinstance(self._deps, SyncDeps) else await self._deps()
+        run = await self._runner(deps, trigger=trigger, force_full=force_full)
+        self._paused = run.status == "not_signed_in"
+        self.last_run = run
+        for callback in self.on_finished:
+            try:
+                await callback(run)
+            except Exception:
+                log.exception("on_finished callback failed")
+        return run
+
+    async def wait(self) -> SyncRun | None:
+        """Wait for the run in flight, if any (for shutdown)."""
+        task = self._task
+        if task is None:
+            return None
+        return await asyncio.shield(task)
+
+    def describe(self) -> dict[str, Any]:
+        return {"running": self.running, "started_at": self.started_at, "paused": self.paused}
