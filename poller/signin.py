@@ -1,21 +1,501 @@
-"""The signed-in Partner Center account (placeholder until the /login work lands)."""
+"""The Partner Center sign-in: device-code `/login`, the encrypted MSAL token cache, and the token source.
+
+The MSAL `SerializableTokenCache` (it holds the refresh token) lives in the single `sign_in` row, encrypted
+with Fernet (`TOKEN_CACHE_KEY`); it never touches disk or a log in plaintext. MSAL blocks (it uses
+`requests`), so every MSAL call runs in a worker thread.
+
+Row states: `signed_in` → (refresh refused) → `needs_login` → (`/login`) → `signed_in`;
+`/logout` → `signed_out`. Writes made after a refresh only land while the row still holds the cache they
+started from, so a refresh that races a new `/login` or a `/logout` never brings the old account back.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from core.errors import NotSignedIn
+import msal
+import requests
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+from bot import messages
+from core.errors import ConfigError, NotSignedIn, UpstreamRejected, UpstreamUnavailable
+from core.settings import Settings
+from storage.db import session_scope
+from storage.models import SignIn
+from storage.types import utcnow
 
-    from core.settings import Settings
+log = logging.getLogger(__name__)
+
+SIGN_IN_ID = 1
+# Answers that mean the refresh token will never work again: someone must sign in anew.
+NEEDS_LOGIN_ERRORS = frozenset(
+    {"invalid_grant", "interaction_required", "login_required", "consent_required"}
+)
+_NETWORK_ERRORS = (requests.exceptions.RequestException, OSError)
+
+
+# -----------------------------------------------------------------------------------------------------------
+# Configuration and encryption
+
+
+def cache_cipher(settings: Settings) -> Fernet:
+    """The Fernet cipher for the stored cache; `ConfigError` (saying how to make a key) when there is none."""
+    key = settings.token_cache_key.strip()
+    if not key:
+        raise ConfigError(messages.TOKEN_CACHE_KEY_MISSING)
+    try:
+        return Fernet(key.encode())
+    except (ValueError, TypeError):
+        raise ConfigError(messages.TOKEN_CACHE_KEY_MALFORMED) from None
+
+
+def check_login_settings(settings: Settings) -> None:
+    """Everything `/login` needs before it shows a code; `ConfigError` with what to set otherwise."""
+    if not settings.azure_client_id.strip():
+        raise ConfigError(messages.AZURE_CLIENT_ID_MISSING)
+    cache_cipher(settings)
+
+
+def authority_url(settings: Settings) -> str:
+    return (
+        f"{settings.azure_authority_host.rstrip('/')}/{settings.azure_tenant_id.strip() or 'organizations'}"
+    )
+
+
+def scopes(settings: Settings) -> list[str]:
+    return [settings.partner_center_scope]
+
+
+def encrypt_cache(cipher: Fernet, cache: msal.SerializableTokenCache) -> str:
+    return cipher.encrypt(cache.serialize().encode()).decode()
+
+
+def decrypt_cache(cipher: Fernet, encrypted: str) -> msal.SerializableTokenCache:
+    """The cache stored in `encrypted`; `InvalidToken` when another key made it (or it was altered)."""
+    cache = msal.SerializableTokenCache()
+    cache.deserialize(cipher.decrypt(encrypted.encode()).decode())
+    return cache
+
+
+def build_msal_app(settings: Settings, cache: msal.SerializableTokenCache) -> msal.PublicClientApplication:
+    """A public-client app on `cache`. Blocking: MSAL fetches the tenant's OpenID configuration here."""
+    return msal.PublicClientApplication(
+        settings.azure_client_id.strip(),
+        authority=authority_url(settings),
+        token_cache=cache,
+        instance_discovery=False,
+    )
+
+
+def _has_refresh_token(cache: msal.SerializableTokenCache) -> bool:
+    return bool(cache.find(msal.TokenCache.CredentialType.REFRESH_TOKEN))
+
+
+def _expires_at(result: dict[str, Any]) -> datetime | None:
+    expires_in = result.get("expires_in")
+    return (
+        utcnow() + timedelta(seconds=int(expires_in)) if isinstance(expires_in, int | float | str) else None
+    )
+
+
+def _describe(result: dict[str, Any]) -> str:
+    """An Entra error answer in one short line (its description's first line: no trace ids, no tokens)."""
+    error = str(result.get("error") or "unknown_error")
+    description = str(result.get("error_description") or "").strip().splitlines()
+    detail = f" ({description[0][:200]})" if description else ""
+    return messages.SIGNIN_REFRESH_REJECTED.format(error=error, description=detail)
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> UpstreamUnavailable:
+    reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return UpstreamUnavailable(
+        messages.ENTRA_UNREACHABLE.format(authority=authority_url(settings), reason=reason)
+    )
+
+
+# -----------------------------------------------------------------------------------------------------------
+# The stored row
+
+
+def load_sign_in(session: Session) -> SignIn | None:
+    return session.get(SignIn, SIGN_IN_ID)
+
+
+def _load(engine: Engine) -> SignIn | None:
+    with session_scope(engine) as session:
+        return load_sign_in(session)
+
+
+def _update_if_unchanged(engine: Engine, loaded_cache: str, values: dict[str, Any]) -> bool:
+    """Write `values` only while the row still holds `loaded_cache` and is signed in; True when written."""
+    with session_scope(engine) as session:
+        result = session.execute(
+            update(SignIn)
+            .where(
+                col(SignIn.id) == SIGN_IN_ID,
+                col(SignIn.encrypted_cache) == loaded_cache,
+                col(SignIn.state) == "signed_in",
+            )
+            .values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _store_new_sign_in(engine: Engine, values: dict[str, Any]) -> None:
+    with session_scope(engine) as session:
+        row = session.get(SignIn, SIGN_IN_ID) or SignIn(id=SIGN_IN_ID)
+        for name, value in values.items():
+            setattr(row, name, value)
+        session.add(row)
+
+
+def _forget(engine: Engine) -> SignIn | None:
+    """Clear the stored sign-in (state `signed_out`); returns the row as it was, or None."""
+    with session_scope(engine) as session:
+        row = session.get(SignIn, SIGN_IN_ID)
+        if row is None:
+            return None
+        before = row.model_copy()
+        row.encrypted_cache = None
+        row.username = None
+        row.home_account_id = None
+        row.state = "signed_out"
+        row.failure_reason = None
+        row.has_refresh_token = False
+        row.signed_in_at = None
+        row.last_refresh_at = None
+        row.access_token_expires_at = None
+        row.admins_notified_at = None
+        session.add(row)
+        return before
+
+
+# -----------------------------------------------------------------------------------------------------------
+# The token source the poller uses
 
 
 class SignedInTokenSource:
+    """Bearer tokens for the account signed in with `/login`, refreshed silently by MSAL.
+
+    Raises `NotSignedIn` when no one is signed in, or when Entra ID refuses the refresh token (revoked,
+    expired, new MFA policy): the row then turns `needs_login` and stays so, without further calls to Entra
+    ID, until the next `/login`. Raises `UpstreamUnavailable` when Entra ID cannot be reached (the sign-in
+    stays as it is).
+    """
+
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self._settings = settings
         self._engine = engine
+        self._lock = threading.Lock()
+        self._cache = msal.SerializableTokenCache()
+        self._loaded: str | None = None  # the encrypted cache `_cache` was read from
+        self._app: msal.PublicClientApplication | None = None
 
     async def get_token(self, *, force_refresh: bool = False) -> str:
-        raise NotSignedIn("No one is signed in to Partner Center. An admin can run /login in a personal chat.")
+        return await asyncio.to_thread(self._get_token, force_refresh)
+
+    def _get_token(self, force_refresh: bool) -> str:
+        with self._lock:
+            row = _load(self._engine)
+            if row is None or row.state == "signed_out" or not row.encrypted_cache:
+                raise NotSignedIn(messages.NOT_SIGNED_IN)
+            if row.state == "needs_login":
+                reason = row.failure_reason or messages.SIGNIN_NO_REFRESH_TOKEN
+                raise NotSignedIn(messages.SIGNIN_NEEDS_LOGIN.format(reason=reason))
+            if not self._settings.azure_client_id.strip():
+                raise NotSignedIn(messages.AZURE_CLIENT_ID_MISSING)
+            try:
+                cipher = cache_cipher(self._settings)
+            except ConfigError as exc:
+                raise NotSignedIn(str(exc)) from None
+            encrypted = row.encrypted_cache
+            if encrypted != self._loaded:
+                try:
+                    self._cache.deserialize(cipher.decrypt(encrypted.encode()).decode())
+                except InvalidToken:
+                    raise NotSignedIn(messages.TOKEN_CACHE_KEY_WRONG) from None
+                self._loaded = encrypted
+            result = self._acquire(row, force_refresh)
+            if result is None or "error" in result:
+                reason = messages.SIGNIN_NO_REFRESH_TOKEN if result is None else _describe(result)
+                if result is not None and result.get("error") not in NEEDS_LOGIN_ERRORS:
+                    raise UpstreamUnavailable(reason, code=str(result.get("error")))
+                self._mark_needs_login(encrypted, reason)
+                raise NotSignedIn(messages.SIGNIN_NEEDS_LOGIN.format(reason=reason))
+            self._save_after_success(cipher, encrypted, result)
+            return str(result["access_token"])
+
+    def _acquire(self, row: SignIn, force_refresh: bool) -> dict[str, Any] | None:
+        try:
+            if self._app is None:
+                self._app = build_msal_app(self._settings, self._cache)
+            accounts = [
+                a for a in self._app.get_accounts() if a.get("home_account_id") == row.home_account_id
+            ]
+            if not accounts:
+                return None
+            result: dict[str, Any] | None = self._app.acquire_token_silent_with_error(
+                scopes(self._settings), accounts[0], force_refresh=force_refresh
+            )
+            return result
+        except (*_NETWORK_ERRORS, ValueError) as exc:  # MSAL raises ValueError when discovery fails
+            raise _unreachable(self._settings, exc) from None
+
+    def _mark_needs_login(self, loaded: str, reason: str) -> None:
+        written = _update_if_unchanged(
+            self._engine, loaded, {"state": "needs_login", "failure_reason": reason[:500]}
+        )
+        if written:
+            log.warning("Partner Center sign-in needs a new /login", extra={"reason": reason})
+
+    def _save_after_success(self, cipher: Fernet, loaded: str, result: dict[str, Any]) -> None:
+        if not self._cache.has_state_changed:
+            return
+        values: dict[str, Any] = {
+            "has_refresh_token": _has_refresh_token(self._cache),
+            "access_token_expires_at": _expires_at(result),
+        }
+        if result.get("token_source") == "identity_provider":
+            values["last_refresh_at"] = utcnow()
+        values["encrypted_cache"] = encrypt_cache(cipher, self._cache)
+        if _update_if_unchanged(self._engine, loaded, values):
+            self._loaded = values["encrypted_cache"]
+        self._cache.has_state_changed = False
+
+
+# -----------------------------------------------------------------------------------------------------------
+# /login and /logout
+
+
+OutcomeStatus = Literal["signed_in", "declined", "timeout", "replaced", "error"]
+
+
+@dataclass(frozen=True)
+class SignInOutcome:
+    status: OutcomeStatus
+    username: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class PendingSignIn:
+    """A device code shown to an admin and the MSAL state to redeem it."""
+
+    user_code: str
+    verification_uri: str
+    expires_at: datetime
+    message: str
+    generation: int
+    flow: dict[str, Any] = field(repr=False)
+    app: msal.PublicClientApplication = field(repr=False)
+    cache: msal.SerializableTokenCache = field(repr=False)
+    replaced: bool = False
+
+    def stop_polling(self) -> None:
+        """Make MSAL's blocking poll loop return within a second (its documented way out)."""
+        self.flow["expires_at"] = 0
+
+
+class SignInManager:
+    """Device-code sign-in for the bot: one pending sign-in at a time; a newer `start()` replaces it."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._generation = 0
+        self._pending: PendingSignIn | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def pending(self) -> PendingSignIn | None:
+        return self._pending
+
+    async def start(self) -> PendingSignIn:
+        """Ask Entra ID for a device code; `ConfigError` for missing settings, `UpstreamError` otherwise."""
+        check_login_settings(self._settings)
+        async with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self._replace_pending(None)
+        cache = msal.SerializableTokenCache()
+        try:
+            app, flow = await asyncio.to_thread(self._initiate, cache)
+        except (*_NETWORK_ERRORS, ValueError) as exc:
+            raise _unreachable(self._settings, exc) from None
+        if "user_code" not in flow:
+            raise UpstreamRejected(_describe(flow), code=str(flow.get("error")))
+        pending = PendingSignIn(
+            user_code=str(flow["user_code"]),
+            verification_uri=str(flow.get("verification_uri_complete") or flow.get("verification_uri") or ""),
+            expires_at=utcnow() + timedelta(seconds=int(flow.get("expires_in", 900))),
+            message=str(flow.get("message", "")),
+            generation=generation,
+            flow=flow,
+            app=app,
+            cache=cache,
+        )
+        async with self._lock:
+            if generation == self._generation:
+                self._pending = pending
+            else:  # a newer /login started while this one was asking for its code
+                pending.replaced = True
+                pending.stop_polling()
+        return pending
+
+    def _initiate(
+        self, cache: msal.SerializableTokenCache
+    ) -> tuple[msal.PublicClientApplication, dict[str, Any]]:
+        app = build_msal_app(self._settings, cache)
+        flow: dict[str, Any] = app.initiate_device_flow(scopes=scopes(self._settings))
+        return app, flow
+
+    def _replace_pending(self, new: PendingSignIn | None) -> None:
+        old, self._pending = self._pending, new
+        if old is not None:
+            old.replaced = True
+            old.stop_polling()
+
+    async def cancel(self) -> None:
+        """Stop waiting for the pending sign-in, if any."""
+        async with self._lock:
+            self._generation += 1
+            self._replace_pending(None)
+
+    async def wait(self, pending: PendingSignIn) -> SignInOutcome:
+        """Poll until the code is used, declined, expires or is replaced; store the sign-in on success."""
+        try:
+            result: dict[str, Any] = await asyncio.to_thread(
+                pending.app.acquire_token_by_device_flow, pending.flow
+            )
+        except asyncio.CancelledError:
+            pending.stop_polling()
+            raise
+        except (*_NETWORK_ERRORS, ValueError) as exc:
+            return SignInOutcome("error", reason=str(_unreachable(self._settings, exc)))
+        async with self._lock:
+            if pending.replaced or pending.generation != self._generation:
+                return SignInOutcome("replaced")
+            if "access_token" not in result:
+                self._pending = None
+                return _failed_outcome(result)
+            username = await asyncio.to_thread(self._store, pending, result)
+            self._pending = None
+        log.info("signed in to Partner Center", extra={"username": username})
+        return SignInOutcome("signed_in", username=username)
+
+    def _store(self, pending: PendingSignIn, result: dict[str, Any]) -> str:
+        claims = result.get("id_token_claims") or {}
+        accounts = pending.app.get_accounts()
+        account = next((a for a in accounts if a.get("username") == claims.get("preferred_username")), None)
+        account = account or (accounts[0] if accounts else {})
+        username = str(
+            claims.get("preferred_username") or account.get("username") or claims.get("name") or "?"
+        )
+        now = utcnow()
+        _store_new_sign_in(
+            self._engine,
+            {
+                "encrypted_cache": encrypt_cache(cache_cipher(self._settings), pending.cache),
+                "username": username,
+                "home_account_id": account.get("home_account_id"),
+                "state": "signed_in",
+                "failure_reason": None,
+                "has_refresh_token": _has_refresh_token(pending.cache),
+                "signed_in_at": now,
+                "last_refresh_at": now,
+                "access_token_expires_at": _expires_at(result),
+                "admins_notified_at": None,
+            },
+        )
+        return username
+
+    async def logout(self) -> SignIn | None:
+        """Forget the stored sign-in (and stop a pending one); returns what was stored, or None."""
+        await self.cancel()
+        before = await asyncio.to_thread(_forget, self._engine)
+        if before is None or before.state == "signed_out":
+            return None
+        log.info("signed out of Partner Center", extra={"username": before.username})
+        return before
+
+    async def health(self) -> SignIn | None:
+        return await asyncio.to_thread(_load, self._engine)
+
+
+def _failed_outcome(result: dict[str, Any]) -> SignInOutcome:
+    error = result.get("error")
+    if error == "authorization_declined":
+        return SignInOutcome("declined")
+    if error in ("expired_token", "authorization_pending", "code_expired"):
+        return SignInOutcome("timeout")
+    return SignInOutcome("error", reason=_describe(result))
+
+
+# -----------------------------------------------------------------------------------------------------------
+# Telling the admins, once per loss
+
+
+def _claim_notice(engine: Engine) -> SignIn | None:
+    """Mark the lost sign-in as announced; returns the row when this call won the claim."""
+    with session_scope(engine) as session:
+        result = session.execute(
+            update(SignIn)
+            .where(
+                col(SignIn.id) == SIGN_IN_ID,
+                col(SignIn.state) == "needs_login",
+                col(SignIn.admins_notified_at).is_(None),
+            )
+            .values(admins_notified_at=utcnow())
+        )
+        if not getattr(result, "rowcount", 0):
+            return None
+        return session.get(SignIn, SIGN_IN_ID)
+
+
+def _release_notice(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(SignIn)
+            .where(col(SignIn.id) == SIGN_IN_ID, col(SignIn.state) == "needs_login")
+            .values(admins_notified_at=None)
+        )
+
+
+async def notify_admins_if_needed(
+    settings: Settings, engine: Engine, send_to_admin: Callable[[str, str], Awaitable[bool]]
+) -> int:
+    """Tell every admin, once per lost sign-in, that `/login` is needed; returns how many were told.
+
+    `send_to_admin(aad_object_id, text)` posts into that admin's personal chat and says whether it could.
+    When no admin could be reached (none has a personal chat with the bot yet), the notice stays due for the
+    next call.
+    """
+    if not settings.admin_aad_object_ids:
+        return 0
+    row = await asyncio.to_thread(_claim_notice, engine)
+    if row is None:
+        return 0
+    text = messages.SIGNIN_LOST_ADMIN_NOTICE.format(
+        reason=row.failure_reason or messages.SIGNIN_NO_REFRESH_TOKEN
+    )
+    told = 0
+    for admin in settings.admin_aad_object_ids:
+        try:
+            if await send_to_admin(admin, text):
+                told += 1
+        except Exception:  # one unreachable admin must not stop the others
+            log.warning(
+                "could not tell an admin about the lost sign-in", extra={"admin": admin}, exc_info=True
+            )
+    if told == 0:
+        await asyncio.to_thread(_release_notice, engine)
+    return told

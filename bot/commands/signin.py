@@ -1,18 +1,96 @@
-"""`/login` and `/logout` (placeholder until device-code sign-in lands)."""
+"""`/login` (device-code sign-in to Partner Center) and `/logout`; the once-per-loss admin notice."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from bot import messages
 from bot.router import PERSONAL, CommandRequest, Reply, Router
+from cards.signin import device_code_card
+from core.errors import ConfigError, UpstreamError
+from poller import signin
+from poller.signin import PendingSignIn, SignInManager, SignInOutcome
+from storage.conversations import personal_chat_of
+
+log = logging.getLogger(__name__)
+
+_MANAGER_KEY = "signin"
+
+
+def signin_manager(services: Any) -> SignInManager:
+    """The bot's one `SignInManager`, kept in `services.extras` (one pending sign-in per bot process)."""
+    manager = services.extras.get(_MANAGER_KEY)
+    if manager is None:
+        manager = SignInManager(services.settings, services.engine)
+        services.extras[_MANAGER_KEY] = manager
+    return manager
 
 
 def register(router: Router) -> None:
-    @router.command("/login", admin=True, scopes=frozenset({PERSONAL}), scope_hint=messages.LOGIN_PERSONAL_ONLY)
-    async def login(req: CommandRequest) -> Reply:
+    @router.command(
+        "/login", admin=True, scopes=frozenset({PERSONAL}), scope_hint=messages.LOGIN_PERSONAL_ONLY
+    )
+    async def login(req: CommandRequest) -> Reply | None:
         """Sign in to Partner Center with a device code."""
-        return Reply(text=messages.SIGNIN_NOT_AVAILABLE)
+        manager = signin_manager(req.services)
+        try:
+            pending = await manager.start()
+        except ConfigError as exc:
+            return Reply(text=str(exc))
+        except UpstreamError as exc:
+            return Reply(text=messages.LOGIN_COULD_NOT_START.format(reason=str(exc)))
+        await req.conversation.send(
+            Reply(card=device_code_card(pending.user_code, pending.verification_uri, pending.expires_at))
+        )
+        req.conversation.follow_up(lambda: _finish(req, manager, pending))
+        return None
 
-    @router.command("/logout", admin=True, scopes=frozenset({PERSONAL}), scope_hint=messages.LOGOUT_PERSONAL_ONLY)
+    @router.command(
+        "/logout", admin=True, scopes=frozenset({PERSONAL}), scope_hint=messages.LOGOUT_PERSONAL_ONLY
+    )
     async def logout(req: CommandRequest) -> Reply:
         """Forget the stored Partner Center sign-in."""
-        return Reply(text=messages.SIGNIN_NOT_AVAILABLE)
+        before = await signin_manager(req.services).logout()
+        if before is None:
+            return Reply(text=messages.LOGOUT_NOTHING)
+        who = messages.LOGOUT_DONE_WHO.format(username=before.username) if before.username else ""
+        return Reply(text=messages.LOGOUT_DONE.format(who=who))
+
+
+async def _finish(req: CommandRequest, manager: SignInManager, pending: PendingSignIn) -> Reply:
+    """Wait for the code to be used (off the event loop) and say how it ended."""
+    outcome = await manager.wait(pending)
+    if outcome.status == "signed_in":
+        resume = getattr(req.services.sync, "resume", None)
+        if callable(resume):
+            resume()
+    return Reply(text=outcome_text(outcome))
+
+
+def outcome_text(outcome: SignInOutcome) -> str:
+    if outcome.status == "signed_in":
+        return messages.LOGIN_SIGNED_IN.format(username=outcome.username)
+    if outcome.status == "declined":
+        return messages.LOGIN_DECLINED
+    if outcome.status == "timeout":
+        return messages.LOGIN_TIMEOUT
+    if outcome.status == "replaced":
+        return messages.LOGIN_REPLACED
+    return messages.LOGIN_FAILED.format(reason=outcome.reason or "unknown error")
+
+
+async def notify_admins_if_needed(services: Any) -> int:
+    """After a sync: if the sign-in was lost, tell each admin once in their personal chat (`poller.signin`)."""
+
+    async def send(aad_object_id: str, text: str) -> bool:
+        send_to_user = getattr(services.proactive, "send_to_user", None)
+        if callable(send_to_user):
+            return bool(await send_to_user(aad_object_id, Reply(text=text)))
+        chat = await services.db(personal_chat_of, aad_object_id)
+        if chat is None:
+            return False
+        await services.proactive.send(chat.reference, Reply(text=text))
+        return True
+
+    return await signin.notify_admins_if_needed(services.settings, services.engine, send)

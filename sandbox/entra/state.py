@@ -85,6 +85,7 @@ class FakeEntra:
     _device_codes: dict[str, DeviceCode] = field(default_factory=dict, repr=False)
     _refresh_tokens: dict[str, Grant] = field(default_factory=dict, repr=False)
     _access_tokens: dict[str, AccessToken] = field(default_factory=dict, repr=False)
+    _id_tokens: list[str] = field(default_factory=list, repr=False)
 
     # -- the test and demo controls -------------------------------------------------------------
 
@@ -130,6 +131,11 @@ class FakeEntra:
             if found is None or found.expires_at <= time.time():
                 return None
             return found.username
+
+    def issued_secrets(self) -> list[str]:
+        """Every access, refresh and id token handed out so far (tests search stored bytes for them)."""
+        with self._lock:
+            return [*self._access_tokens, *self._refresh_tokens, *self._id_tokens]
 
     def pending_user_codes(self) -> list[str]:
         with self._lock:
@@ -248,6 +254,8 @@ class FakeEntra:
             "exp": now + 3600,
             "ver": "2.0",
         }
+        id_token = unsigned_jwt(claims)
+        self._id_tokens.append(id_token)
         return {
             "token_type": "Bearer",
             "scope": grant.scope,
@@ -255,7 +263,7 @@ class FakeEntra:
             "ext_expires_in": self.access_token_lifetime,
             "access_token": access_token,
             "refresh_token": refresh_token,
-            "id_token": unsigned_jwt(claims),
+            "id_token": id_token,
             "client_info": _b64url(json.dumps({"uid": oid, "utid": tenant_id}).encode()),
         }
 
