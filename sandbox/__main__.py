@@ -1,0 +1,59 @@
+"""`python -m sandbox`: serve the fake Microsoft services until Ctrl-C / SIGTERM.
+
+Each service is started with its package's `serve(...)`; add more services next to the Partner Center one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+from sandbox import partner_center
+
+
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8101, help="Partner Center simulator port (0: any free)")
+    parser.add_argument("--seed-file", type=Path, default=partner_center.SEED_FILE,
+                        help="JSON file of referrals to start with (default: the documented examples)")
+    parser.add_argument("--no-seed", action="store_true", help="start without the seed file")
+    parser.add_argument("--generate", type=int, default=0, metavar="N", help="add N synthetic referrals")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for --generate")
+    parser.add_argument("--page-cap", type=int, default=None, help="at most this many items per page")
+    return parser.parse_args(argv)
+
+
+def build_partner_center_store(args: argparse.Namespace) -> partner_center.ReferralStore:
+    store = partner_center.ReferralStore()
+    if not args.no_seed:
+        store.add_many(partner_center.ReferralStore.from_file(args.seed_file).all())
+    if args.generate:
+        store.add_many(partner_center.generate_referrals(args.generate, seed=args.seed))
+    return store
+
+
+async def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    store = build_partner_center_store(args)
+    app = partner_center.create_app(store, page_cap=args.page_cap)
+    services = [await partner_center.serve(app, host=args.host, port=args.port)]
+    for service in services:
+        print(f"{service.name}: {service.url}{partner_center.API_PREFIX} ({len(store)} referrals)", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for service in reversed(services):
+        await service.close()
+    print("sandbox stopped", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
