@@ -107,7 +107,9 @@ def build_adapter(settings: Settings) -> CloudAdapter:
 
 async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     log.error("unhandled error in a bot turn", exc_info=error)
-    if turn_context.activity.type == ActivityTypes.message:  # never post into a channel for event/invoke turns
+    if (
+        turn_context.activity.type == ActivityTypes.message
+    ):  # never post into a channel for event/invoke turns
         try:
             await turn_context.send_activity(messages.INTERNAL_ERROR)
         except Exception:  # the connector itself may be what failed
@@ -118,7 +120,9 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
 # Inbound: POST /api/messages
 
 
-def messages_handler(adapter: CloudAdapter, bot: TeamsBot) -> Callable[[web.Request], Awaitable[web.Response]]:
+def messages_handler(
+    adapter: CloudAdapter, bot: TeamsBot
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         if "json" not in (request.content_type or ""):
             return _problem(415, "Send the activity as application/json.")
@@ -176,7 +180,7 @@ class TeamsBot(TeamsActivityHandler):
         if not (activity.text or "").strip() and isinstance(activity.value, dict):
             # An Action.Submit fallback from an old client: same verbs as Action.Execute, answered by a message.
             card = await self._logic.card_action(
-                {"verb": activity.value.get("verb"), "data": activity.value},
+                {"verb": activity.value.get("verb"), "data": dict(activity.value)},
                 caller_of(activity),
                 self._conversation(turn_context),
             )
@@ -190,7 +194,8 @@ class TeamsBot(TeamsActivityHandler):
         if activity.name != "adaptiveCard/action":
             return InvokeResponse(status=200, body={})
         value = activity.value if isinstance(activity.value, dict) else {}
-        action = value.get("action") if isinstance(value.get("action"), dict) else {}
+        raw_action = value.get("action")
+        action: dict[str, Any] = raw_action if isinstance(raw_action, dict) else {}
         card = await self._logic.card_action(action, caller_of(activity), self._conversation(turn_context))
         return InvokeResponse(status=200, body={"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card})
 
@@ -259,8 +264,14 @@ def conversation_info(activity: Activity) -> ConversationInfo:
     reference.pop("activityId", None)
     selected = ((data.get("settings") or {}).get("selectedChannel") or {}).get("id")
     channel_ids = tuple(
-        c for c in {base_id if kind == CHANNEL else None, (data.get("channel") or {}).get("id"), selected,
-                    team.get("id")} if c
+        c
+        for c in {
+            base_id if kind == CHANNEL else None,
+            (data.get("channel") or {}).get("id"),
+            selected,
+            team.get("id"),
+        }
+        if c
     )
     sender = activity.from_property or ChannelAccount()
     return ConversationInfo(
@@ -414,7 +425,9 @@ class Proactive:
 
     async def send(self, reference: dict[str, Any], reply: Reply) -> str:
         """Post into the conversation (a reply in the thread when the reference names one); returns the id."""
-        return await _send_proactive(self._adapter, self._app_id, _restore_reference(reference), reply_activity(reply))
+        return await _send_proactive(
+            self._adapter, self._app_id, _restore_reference(reference), reply_activity(reply)
+        )
 
     async def post_thread(self, reference: dict[str, Any], channel_id: str, card: dict[str, Any]) -> str:
         """Start a new thread in a Teams channel with `card`; returns the new root message id."""
@@ -424,7 +437,10 @@ class Proactive:
             is_group=True,
             bot=ref.bot,
             tenant_id=tenant_id,
-            channel_data={"channel": {"id": channel_id}, **({"tenant": {"id": tenant_id}} if tenant_id else {})},
+            channel_data={
+                "channel": {"id": channel_id},
+                **({"tenant": {"id": tenant_id}} if tenant_id else {}),
+            },
             activity=_card_activity(card),
         )
         created: dict[str, str] = {}
@@ -442,7 +458,9 @@ class Proactive:
             raise DeliveryError("Bot Connector did not return the new message id")
         return created["id"]
 
-    async def update(self, reference: dict[str, Any], conversation_id: str, activity_id: str, card: dict[str, Any]) -> None:
+    async def update(
+        self, reference: dict[str, Any], conversation_id: str, activity_id: str, card: dict[str, Any]
+    ) -> None:
         """Edit message `activity_id` of `conversation_id` to show `card`."""
         ref = _restore_reference(reference)
         if ref.conversation is not None:

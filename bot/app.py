@@ -15,7 +15,9 @@ from bot.services import Services
 from bot.turns import Turns
 from core.settings import Settings
 from poller.client import PartnerCenterClient
-from poller.service import SyncService, build_sync_deps
+from poller.pipeline import SyncDeps
+from poller.scan import DomainScanner
+from poller.service import SyncService
 from poller.token import make_token_source
 from storage.db import is_ready, make_engine, migrate
 
@@ -25,7 +27,9 @@ SERVICES = web.AppKey("services", Services)
 _RUNTIME = web.AppKey("runtime", dict)
 
 
-def create_app(settings: Settings, *, http_transport: httpx.AsyncBaseTransport | None = None) -> web.Application:
+def create_app(
+    settings: Settings, *, http_transport: httpx.AsyncBaseTransport | None = None
+) -> web.Application:
     """The aiohttp application; nothing starts talking to the outside until the app starts."""
     engine = make_engine(settings.database_url)
     adapter = build_adapter(settings)
@@ -41,7 +45,14 @@ def create_app(settings: Settings, *, http_transport: httpx.AsyncBaseTransport |
         settings=settings,
         engine=engine,
         proactive=Proactive(adapter, settings.bot_id),
-        sync=SyncService(build_sync_deps(settings, engine, client)),
+        sync=SyncService(
+            SyncDeps(
+                settings,
+                engine,
+                client,
+                DomainScanner.from_settings(settings) if settings.scan_enabled else None,
+            )
+        ),
         partner_center=client,
     )
     bot = TeamsBot(Turns(services, build_router(settings)), adapter, settings.bot_id)
@@ -91,7 +102,6 @@ async def _stop(app: web.Application) -> None:
         stop_scheduler(runtime["scheduler"])
     if "dispatcher" in runtime:
         await runtime["dispatcher"].stop()
-    await services.sync.close()
     await cancel_background()
     await runtime["http"].aclose()
     services.engine.dispose()

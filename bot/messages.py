@@ -12,9 +12,13 @@ INTERNAL_ERROR = "Something went wrong on my side while doing that. It has been 
 
 SYNC_STARTED = "Sync started. I'll post the summary here when it ends."
 SYNC_JOINED = "A sync is already running (started {started}). I'll post its summary here when it ends."
-SYNC_DISABLED_NOT_SIGNED_IN = "Sync can't reach Partner Center: no one is signed in. An admin can run `/login`."
+SYNC_DISABLED_NOT_SIGNED_IN = (
+    "Sync can't reach Partner Center: no one is signed in. An admin can run `/login`."
+)
 
-NOTIFY_HERE_ONLY_CHANNEL = "`notify here` works in a team channel: run it in the channel that should get the cards."
+NOTIFY_HERE_ONLY_CHANNEL = (
+    "`notify here` works in a team channel: run it in the channel that should get the cards."
+)
 NOTIFY_HERE_DONE = "Done: new co-sell referral cards will be posted in this channel."
 NOTIFY_HERE_ALREADY = "This channel already gets the new co-sell referral cards."
 

@@ -150,7 +150,9 @@ class Router:
             await conversation.send(Reply(text=messages.ADMIN_ONLY.format(command=spec.name)))
             return
         if caller.conversation_type not in spec.scopes:
-            await conversation.send(Reply(text=spec.scope_hint or messages.WRONG_SCOPE.format(command=spec.name)))
+            await conversation.send(
+                Reply(text=spec.scope_hint or messages.WRONG_SCOPE.format(command=spec.name))
+            )
             return
         request = CommandRequest(caller=caller, args=args, conversation=conversation, services=services)
         try:
@@ -173,7 +175,18 @@ class Router:
 _ORDER = {
     name: i
     for i, name in enumerate(
-        ["help", "sync", "referrals", "referral", "lead", "leads", "status", "notify here", "/login", "/logout"]
+        [
+            "help",
+            "sync",
+            "referrals",
+            "referral",
+            "lead",
+            "leads",
+            "status",
+            "notify here",
+            "/login",
+            "/logout",
+        ]
     )
 }
 

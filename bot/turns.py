@@ -24,17 +24,23 @@ class Turns:
 
     async def remember(self, info: ConversationInfo) -> None:
         fields = {k: v for k, v in dataclasses.asdict(info).items()}
-        await self.services.db(remember_conversation, fields, sales_channel_id=self.services.settings.sales_channel_id)
+        await self.services.db(
+            remember_conversation, fields, sales_channel_id=self.services.settings.sales_channel_id
+        )
 
     async def installed(self, info: ConversationInfo, conversation: TurnConversation) -> None:
         await self.remember(info)
         log.info("bot installed", extra={"conversation_type": info.conversation_type, "team": info.team_name})
-        greeting = messages.WELCOME_PERSONAL if info.conversation_type == "personal" else messages.WELCOME_TEAM
+        greeting = (
+            messages.WELCOME_PERSONAL if info.conversation_type == "personal" else messages.WELCOME_TEAM
+        )
         await conversation.send(Reply(text=greeting))
 
     async def uninstalled(self, info: ConversationInfo) -> None:
         removed = await self.services.db(forget_conversation, info.conversation_id, team_id=info.team_id)
-        log.info("bot uninstalled", extra={"conversation_id": info.conversation_id, "references_removed": removed})
+        log.info(
+            "bot uninstalled", extra={"conversation_id": info.conversation_id, "references_removed": removed}
+        )
 
     async def message(self, text: str, caller: Caller, conversation: TurnConversation) -> None:
         await self.router.dispatch(text, caller, conversation, self.services)

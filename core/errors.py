@@ -1,15 +1,15 @@
 """The product's error tree. Everything we raise on purpose is one of these.
 
-    ReferralBotError
-    ├── ConfigError                 a setting is missing or malformed
-    ├── UpstreamError               Partner Center (or Entra) did not give us what we asked for
-    │   ├── UpstreamUnavailable     429 / 5xx / timeout after every retry
-    │   ├── UpstreamAuthError       401 / 403 (after one token refresh)
-    │   ├── UpstreamRejected        4xx we cannot retry (400 illegal filter, 404, 412 …)
-    │   └── UpstreamProtocolError   a body we cannot parse
-    ├── NotSignedIn                 no usable Partner Center sign-in
-    ├── CommandError                a chat command cannot be carried out; `reason` is shown to the user
-    └── DeliveryError               the Bot Connector refused or dropped a message we sent
+ReferralBotError
+├── ConfigError                 a setting is missing or malformed
+├── UpstreamError               Partner Center (or Entra) did not give us what we asked for
+│   ├── UpstreamUnavailable     429 / 5xx / timeout after every retry
+│   ├── UpstreamAuthError       401 / 403 (after one token refresh)
+│   ├── UpstreamRejected        4xx we cannot retry (400 illegal filter, 404, 412 …)
+│   └── UpstreamProtocolError   a body we cannot parse
+├── NotSignedIn                 no usable Partner Center sign-in
+├── CommandError                a chat command cannot be carried out; `reason` is shown to the user
+└── DeliveryError               the Bot Connector refused or dropped a message we sent
 """
 
 from __future__ import annotations

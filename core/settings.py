@@ -5,9 +5,10 @@ Every field here has a line in `.env.example`; `tests/test_settings.py` keeps th
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
 
 
 class Settings(BaseSettings):
@@ -70,4 +71,6 @@ class Settings(BaseSettings):
         return bool(self.bot_id)
 
     def is_admin(self, aad_object_id: str | None) -> bool:
-        return bool(aad_object_id) and aad_object_id.lower() in {a.lower() for a in self.admin_aad_object_ids}
+        if not aad_object_id:
+            return False
+        return aad_object_id.lower() in {a.lower() for a in self.admin_aad_object_ids}

@@ -23,8 +23,15 @@ def remember_conversation(session: Session, fields: dict[str, Any], *, sales_cha
         reference["conversation"] = {**reference.get("conversation", {}), "id": sales_channel_id}
         changed |= _upsert(
             session,
-            {**fields, "conversation_id": sales_channel_id, "reference": reference, "is_sales_channel": True,
-             "channel_name": fields.get("channel_name") if fields["conversation_id"] == sales_channel_id else None},
+            {
+                **fields,
+                "conversation_id": sales_channel_id,
+                "reference": reference,
+                "is_sales_channel": True,
+                "channel_name": fields.get("channel_name")
+                if fields["conversation_id"] == sales_channel_id
+                else None,
+            },
         )
     return changed
 
@@ -66,7 +73,9 @@ def make_sales_channel(session: Session, conversation_id: str, fields: dict[str,
     if row is None:
         if fields is None:
             raise LookupError(conversation_id)
-        session.add(ConversationRef(**{**fields, "conversation_id": conversation_id, "is_sales_channel": True}))
+        session.add(
+            ConversationRef(**{**fields, "conversation_id": conversation_id, "is_sales_channel": True})
+        )
         return True
     if row.is_sales_channel:
         return False
@@ -76,8 +85,10 @@ def make_sales_channel(session: Session, conversation_id: str, fields: dict[str,
 
 
 def sales_channels(session: Session) -> list[ConversationRef]:
-    query = select(ConversationRef).where(col(ConversationRef.is_sales_channel)).order_by(
-        col(ConversationRef.conversation_id)
+    query = (
+        select(ConversationRef)
+        .where(col(ConversationRef.is_sales_channel))
+        .order_by(col(ConversationRef.conversation_id))
     )
     return list(session.exec(query).all())
 
@@ -85,7 +96,10 @@ def sales_channels(session: Session) -> list[ConversationRef]:
 def personal_chat_of(session: Session, aad_object_id: str) -> ConversationRef | None:
     query = (
         select(ConversationRef)
-        .where(ConversationRef.user_aad_object_id == aad_object_id, ConversationRef.conversation_type == "personal")
+        .where(
+            ConversationRef.user_aad_object_id == aad_object_id,
+            ConversationRef.conversation_type == "personal",
+        )
         .order_by(col(ConversationRef.updated_at).desc())
     )
     return session.exec(query).first()

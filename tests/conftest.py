@@ -69,9 +69,29 @@ def _no_network() -> Iterator[None]:
 
 
 _SETTING_PREFIXES = (
-    "HOST", "PORT", "DATABASE_URL", "BOT_", "PARTNER_CENTER_", "AZURE_", "TOKEN_CACHE_KEY", "ADMIN_AAD",
-    "SALES_CHANNEL", "POLL", "SCAN_", "DNS_", "LOG_", "REMINDER", "DISPATCH", "FULL_SWEEP", "WATERMARK",
-    "PAGE_SIZE", "MAX_PAGES", "RESCAN", "CO_SELL", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE",
+    "HOST",
+    "PORT",
+    "DATABASE_URL",
+    "BOT_",
+    "PARTNER_CENTER_",
+    "AZURE_",
+    "TOKEN_CACHE_KEY",
+    "ADMIN_AAD",
+    "SALES_CHANNEL",
+    "POLL",
+    "SCAN_",
+    "DNS_",
+    "LOG_",
+    "REMINDER",
+    "DISPATCH",
+    "FULL_SWEEP",
+    "WATERMARK",
+    "PAGE_SIZE",
+    "MAX_PAGES",
+    "RESCAN",
+    "CO_SELL",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
 )
 
 

@@ -26,7 +26,9 @@ def test_env_example_defaults_parse_to_the_settings_defaults(monkeypatch: pytest
     for key, value in re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", text, flags=re.MULTILINE):
         monkeypatch.setenv(key, value)
     assert Settings() == Settings.model_construct(**Settings().model_dump())
-    assert Settings().model_dump() == {k: f.get_default(call_default_factory=True) for k, f in Settings.model_fields.items()}
+    assert Settings().model_dump() == {
+        k: f.get_default(call_default_factory=True) for k, f in Settings.model_fields.items()
+    }
 
 
 def test_comma_separated_lists_are_split(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from bot import messages
 from bot.actions import KINDS, PAGE_SIZE, STATUS_WORDS, referrals_list
 from bot.router import CommandRequest, Reply, Router
 from cards.lead import lead_card, leads_card
 from cards.referral import referral_card
 from core.errors import CommandError
-from poller.domains import normalize_domain
+from poller.domains import display_domain, normalize_domain
 from storage import queries
 
 
@@ -36,8 +38,18 @@ def parse_referrals_args(args: list[str]) -> tuple[str | None, str | None, int]:
     return kind, status, page
 
 
+def domain_from_user_text(text: str) -> str | None:
+    """What people type for a company: `contoso.com`, `https://www.contoso.com/x`, `jo@mail.contoso.com`."""
+    text = text.strip().strip("<>`'\"")
+    text = text.removeprefix("mailto:").rsplit("@", 1)[-1]
+    host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+    return normalize_domain(host)
+
+
 def register(router: Router) -> None:
-    @router.command("referrals", usage="referrals [co-sell|marketplace|ms-lead|all] [new|active|closed] [page N]")
+    @router.command(
+        "referrals", usage="referrals [co-sell|marketplace|ms-lead|all] [new|active|closed] [page N]"
+    )
     async def referrals(req: CommandRequest) -> Reply:
         """List stored referrals by kind and status, a page at a time."""
         kind, status, page = parse_referrals_args(req.args)
@@ -55,7 +67,9 @@ def register(router: Router) -> None:
         lead = await req.services.db(queries.get_lead, found.lead_id)
         settings = req.services.settings
         return Reply(
-            card=referral_card(found, lead=lead, portal_url=settings.partner_center_portal_url, now=req.services.now())
+            card=referral_card(
+                found, lead=lead, portal_url=settings.partner_center_portal_url, now=req.services.now()
+            )
         )
 
     @router.command("lead", usage="lead <domain>")
@@ -63,12 +77,12 @@ def register(router: Router) -> None:
         """Show the lead for a customer domain: segment, score and why."""
         if len(req.args) != 1:
             raise CommandError(messages.NEED_DOMAIN)
-        domain = normalize_domain(req.args[0])
+        domain = domain_from_user_text(req.args[0])
         if domain is None:
             raise CommandError(messages.BAD_DOMAIN.format(value=req.args[0][:60]))
         found = await req.services.db(queries.lead_by_domain, domain)
         if found is None:
-            return Reply(text=messages.LEAD_NOT_FOUND.format(domain=domain))
+            return Reply(text=messages.LEAD_NOT_FOUND.format(domain=display_domain(domain)))
         scan, linked = await req.services.db(queries.lead_details, found)
         return Reply(card=lead_card(found, scan=scan, referrals=linked))
 

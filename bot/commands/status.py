@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
 from bot.router import CommandRequest, Reply, Router
 from cards.status import StatusView, status_card
-from sqlmodel import Session
 from storage import queries
 from storage.conversations import sales_channels
+from storage.models import ConversationRef, SignIn, SyncRun
 
 
-def _snapshot(session: Session) -> tuple:  # type: ignore[type-arg]
+def _snapshot(session: Session) -> tuple[SyncRun | None, SignIn | None, list[ConversationRef]]:
     return queries.last_sync_run(session), queries.sign_in_state(session), sales_channels(session)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import deque
@@ -92,21 +93,23 @@ class FakeConnector:
             if remaining <= 0:
                 raise AssertionError(f"connector never saw what the test waited for; sent: {self.summary()}")
             self.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), min(remaining, 0.2))
-            except TimeoutError:
-                pass
 
     def summary(self) -> list[str]:
-        return [f"{s.op} {s.conversation_id} {s.text[:60] or (s.card or {}).get('body', [{}])[0]}" for s in self.sent]
+        return [
+            f"{s.op} {s.conversation_id} {s.text[:60] or (s.card or {}).get('body', [{}])[0]}"
+            for s in self.sent
+        ]
 
     # handlers -------------------------------------------------------------------------------------------
     def _refuse(self, thread: str) -> web.Response | None:
         if self.failures:
             status, headers = self.failures.popleft()
             self.failed += 1
-            return web.json_response({"error": {"code": "Injected", "message": "injected"}}, status=status,
-                                     headers=headers)
+            return web.json_response(
+                {"error": {"code": "Injected", "message": "injected"}}, status=status, headers=headers
+            )
         if self.throttle:
             now = time.monotonic()
             history = self._history.setdefault(thread, deque())
@@ -115,7 +118,9 @@ class FakeConnector:
             last_second = sum(1 for t in history if now - t < 1)
             if last_second >= 7 or len(history) >= 60:
                 self.failed += 1
-                return web.json_response({"error": {"code": "Throttled"}}, status=429, headers={"Retry-After": "1"})
+                return web.json_response(
+                    {"error": {"code": "Throttled"}}, status=429, headers={"Retry-After": "1"}
+                )
             history.append(now)
         return None
 
@@ -131,7 +136,9 @@ class FakeConnector:
             return refused
         activity_id = str(next(self._ids))
         self._record(request, Sent("POST", "create", channel, body.get("activity") or {}, activity_id))
-        return web.json_response({"id": f"{channel};messageid={activity_id}", "activityId": activity_id}, status=201)
+        return web.json_response(
+            {"id": f"{channel};messageid={activity_id}", "activityId": activity_id}, status=201
+        )
 
     async def _send(self, request: web.Request) -> web.Response:
         conversation = request.match_info["conv"]
@@ -140,8 +147,10 @@ class FakeConnector:
         activity = await request.json()
         activity_id = str(next(self._ids))
         reply_to = request.match_info.get("reply_to")
-        self._record(request, Sent("POST", "reply" if reply_to else "send", conversation, activity, activity_id,
-                                   reply_to))
+        self._record(
+            request,
+            Sent("POST", "reply" if reply_to else "send", conversation, activity, activity_id, reply_to),
+        )
         return web.json_response({"id": activity_id}, status=201)
 
     async def _update(self, request: web.Request) -> web.Response:
