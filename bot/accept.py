@@ -1,13 +1,59 @@
-"""Accept from a card (placeholder)."""
+"""Accept from a referral card: move the referral to Active/Accepted in Partner Center, show who did it.
+
+- Only a referral still `New` is patched: JSON Patch with `If-Match` = the stored eTag and
+  `Prefer: return=representation`. On 412 the referral is read again once; if it is still `New` the patch is
+  retried with the fresh eTag, otherwise (accepted or closed elsewhere) nothing is sent and the card says so.
+- Success stores the returned state plus who accepted and when, queues an `update` outbox event (every posted
+  copy of the card is edited for everyone) and edits the pressed message at once.
+- A slow Partner Center (over `SLOW_SECONDS`) gets the presser an "Accepting…" card; the rest happens in the
+  background and ends with the card edits.
+- Errors (sign-in, Partner Center down) change nothing locally; the card explains. Every press is audited.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+from bot import messages
+from bot.adapter import spawn
 from bot.router import Caller
 from bot.services import Services
+from core.errors import (
+    DeliveryError,
+    NotSignedIn,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamRejected,
+)
+from poller.mapping import map_referral
+from poller.records import InvalidReferral
+from storage import notify_repo as repo
 from storage.models import Referral
+
+log = logging.getLogger(__name__)
+
+ACCEPT_OPS: list[dict[str, Any]] = [
+    {"op": "replace", "path": "/status", "value": "Active"},
+    {"op": "replace", "path": "/substatus", "value": "Accepted"},
+]
+SLOW_SECONDS = 3.0
+_locks: dict[str, asyncio.Lock] = {}
+
+Render = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class Outcome:
+    """What came of one press: the audit outcome, the referral as it now is, and a note for the card."""
+
+    outcome: str  # accepted | already_accepted | closed | conflict | error
+    referral: Referral
+    note: str | None = None
+    detail: str | None = None
 
 
 async def accept_referral(
@@ -15,6 +61,155 @@ async def accept_referral(
     referral: Referral,
     caller: Caller,
     conversation: Any,
-    render: Callable[..., Awaitable[dict[str, Any]]],
+    render: Render,
 ) -> dict[str, Any]:
-    return await render(referral, note="Accept is not available yet.")
+    """Answer an Accept press with the card the presser should see next."""
+    work = asyncio.ensure_future(_accept(services, referral.id, caller))
+    done, _ = await asyncio.wait({work}, timeout=SLOW_SECONDS)
+    if not done:
+        log.info("Partner Center is slow; accepting in the background", extra={"referral_id": referral.id})
+        spawn(_finish_later(services, work, caller, conversation, render))
+        return await render(referral, accepting=True)
+    result = work.result()
+    card = await render(result.referral, note=result.note)
+    if result.outcome == "accepted":
+        await _edit_pressed(conversation, card)
+    return card
+
+
+async def _finish_later(
+    services: Services, work: asyncio.Future[Outcome], caller: Caller, conversation: Any, render: Render
+) -> None:
+    """After a slow accept: edit the pressed message (the presser sees "Accepting…" until then)."""
+    try:
+        result = await work
+    except Exception:
+        log.exception("background accept failed")
+        return
+    reply_to_id = getattr(conversation, "reply_to_id", None)
+    if not reply_to_id:
+        return
+    card = await render(result.referral, note=result.note)
+    base_id = caller.conversation_id.split(";messageid=")[0]
+    reference = await services.db(repo.reference_of, base_id)
+    if reference is None:
+        return
+    try:
+        await services.proactive.update(reference, caller.conversation_id, reply_to_id, card)
+    except DeliveryError:
+        log.warning("could not edit the pressed card after a slow accept", exc_info=True)
+
+
+async def _edit_pressed(conversation: Any, card: dict[str, Any]) -> None:
+    """Edit the message holding the pressed card for everyone, right away (the dispatcher edits the rest)."""
+    reply_to_id = getattr(conversation, "reply_to_id", None)
+    if not reply_to_id:
+        return
+    try:
+        await conversation.update_card(reply_to_id, card)
+    except Exception:  # the dispatcher's edit follows anyway
+        log.warning("could not edit the pressed card", exc_info=True)
+
+
+async def _accept(services: Services, referral_id: str, caller: Caller) -> Outcome:
+    async with _locks.setdefault(referral_id, asyncio.Lock()):
+        result = await _accept_locked(services, referral_id, caller)
+    await services.db(
+        repo.audit_accept,
+        referral_id,
+        user_name=caller.name,
+        user_aad_object_id=caller.aad_object_id,
+        outcome=result.outcome,
+        detail=result.detail,
+        now=services.now(),
+    )
+    log.info("accept pressed", extra={"referral_id": referral_id, "outcome": result.outcome,
+                                      "user": caller.aad_object_id})
+    if result.outcome != "error":
+        services.wake_dispatcher()
+    return result
+
+
+async def _accept_locked(services: Services, referral_id: str, caller: Caller) -> Outcome:
+    referral = await services.db(repo.get_referral, referral_id)
+    if referral is None:
+        raise LookupError(referral_id)  # the caller found it a moment ago; it is never deleted
+    if referral.status != "New":
+        return _not_acceptable(referral, detail=f"stored status {referral.status}/{referral.substatus}")
+    client = services.partner_center
+    try:
+        try:
+            body = await client.patch_referral(referral.id, ACCEPT_OPS, if_match=referral.etag or None)
+        except UpstreamRejected as exc:
+            if exc.status != 412:
+                raise
+            fresh = await _store(services, referral.id, await client.get_referral(referral.id))
+            if fresh.status != "New":
+                return _not_acceptable(fresh, detail="412; changed in Partner Center meanwhile")
+            try:
+                body = await client.patch_referral(fresh.id, ACCEPT_OPS, if_match=fresh.etag or None)
+            except UpstreamRejected as again:
+                if again.status != 412:
+                    raise
+                return Outcome("conflict", fresh, messages.ACCEPT_CONFLICT, "412 twice")
+        if body is None:
+            body = await client.get_referral(referral.id)
+        accepted = await _store(services, referral.id, body, accepted_by=(caller.name, caller.aad_object_id))
+    except NotSignedIn as exc:
+        return Outcome("error", referral, messages.ACCEPT_NOT_SIGNED_IN, f"NotSignedIn: {exc}")
+    except UpstreamAuthError as exc:
+        return Outcome("error", referral, messages.ACCEPT_AUTH_FAILED, _describe(exc))
+    except UpstreamError as exc:
+        return Outcome("error", referral, messages.ACCEPT_UNAVAILABLE, _describe(exc))
+    return Outcome("accepted", accepted, None, f"now {accepted.status}/{accepted.substatus}")
+
+
+def _not_acceptable(referral: Referral, *, detail: str) -> Outcome:
+    if referral.status == "Closed":
+        note = messages.ACCEPT_CLOSED.format(substatus=referral.substatus or "closed")
+        return Outcome("closed", referral, note, detail)
+    if referral.status == "Active":
+        note = (
+            messages.ACCEPT_ALREADY_BY.format(name=referral.accepted_by_name)
+            if referral.accepted_by_name
+            else messages.ACCEPT_ALREADY
+        )
+        return Outcome("already_accepted", referral, note, detail)
+    return Outcome("closed", referral, messages.ACCEPT_NOT_POSSIBLE.format(status=referral.status), detail)
+
+
+def _describe(exc: UpstreamError) -> str:
+    return f"{type(exc).__name__} {exc.status or ''}: {exc}".strip()
+
+
+async def _store(
+    services: Services,
+    referral_id: str,
+    raw: dict[str, Any],
+    *,
+    accepted_by: tuple[str | None, str | None] | None = None,
+) -> Referral:
+    """Store Partner Center's view of the referral (and queue the card edit); returns the stored row."""
+    payload = {k: v for k, v in raw.items() if not k.startswith("@odata")}
+    try:
+        record = map_referral(payload)
+    except InvalidReferral as exc:
+        raise UpstreamError(f"Partner Center sent an unusable referral: {exc.reason}") from exc
+    fields = {
+        "status": record.status,
+        "substatus": record.substatus,
+        "status_reason": record.status_reason,
+        "etag": record.etag,
+        "updated_at": record.updated_at,
+        "accepted_at": record.accepted_at,
+        "closed_at": record.closed_at,
+        "raw": payload,
+    }
+    if record.expires_at is not None:
+        fields["expires_at"] = record.expires_at
+    stored = await services.db(
+        repo.store_referral_state, referral_id, fields, now=services.now(), accepted_by=accepted_by
+    )
+    if stored is None:
+        raise LookupError(referral_id)
+    return stored

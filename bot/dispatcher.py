@@ -1,17 +1,356 @@
-"""Notification dispatcher (placeholder: consumes nothing yet)."""
+"""The notification dispatcher: turns outbox rows into referral cards in the sales channels.
+
+- `post`: one card per referral per sales channel, ever. The `PostedCard` row is committed right after the
+  connector took the card, and checked before every post, so a retry never posts twice.
+- `update`: every posted copy of the card is edited in place when its content changed (hash of the card).
+- reminders: one reply in the card's thread when a co-sell referral still `New` is about to expire.
+
+Failures never lose work: the outbox row stays pending with `attempts`, `next_attempt_at` and `last_error`.
+Sends are throttled per thread to Teams' limits (7 per 1 s, 8 per 2 s, 60 per 30 s); a 429 waits for its
+`Retry-After`, other retryable failures (412, 5xx, timeouts) back off exponentially with jitter.
+One loop per process runs in an asyncio task; it wakes on `wake()` (after a sync, `notify here`, Accept) and
+every `DISPATCH_INTERVAL_SECONDS`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from bot import messages
+from bot.router import Reply
 from bot.services import Services
+from cards.common import format_duration
+from cards.referral import referral_card
+from core.errors import DeliveryError
+from storage import notify_repo as repo
+from storage.models import Lead, Referral, SyncRun
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TEAMS_THREAD_LIMITS: tuple[tuple[float, int], ...] = ((1.0, 7), (2.0, 8), (30.0, 60))
+_HASH_NOW = datetime(2000, 1, 1, tzinfo=UTC)  # a fixed clock, so the hash only changes with the referral
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    """Timing knobs (tests may pass smaller ones through `services.extras["dispatch_options"]`)."""
+
+    batch: int = 20
+    lease: timedelta = timedelta(minutes=5)
+    inline_attempts: int = 6  # tries of one send before the row is put back with a delay
+    backoff_base: float = 0.25  # seconds; doubles per try, full jitter
+    backoff_cap: float = 10.0
+    row_backoff_base: float = 2.0  # seconds before a failed row is tried again; doubles per attempt
+    row_backoff_cap: float = 300.0
+    limits: tuple[tuple[float, int], ...] = TEAMS_THREAD_LIMITS
+    limit_margin: float = 0.1  # seconds added to every window: clocks and latency differ between us and Teams
+    stop_grace: float = 5.0
+
+
+class SlidingWindowLimiter:
+    """At most `count` sends per `window` seconds per key (thread), for every (window, count) pair."""
+
+    def __init__(
+        self,
+        limits: Sequence[tuple[float, int]] = TEAMS_THREAD_LIMITS,
+        *,
+        margin: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limits = tuple(limits)
+        self.margin = margin
+        self.clock = clock
+        self._sent: dict[str, deque[float]] = {}
+        self._blocked_until: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._longest = max((window for window, _ in self.limits), default=0.0) + margin
+
+    def delay(self, key: str) -> float:
+        """Seconds to wait before the next send on `key` is allowed (0 when it may go now)."""
+        now = self.clock()
+        sent = self._sent.setdefault(key, deque())
+        while sent and now - sent[0] >= self._longest:
+            sent.popleft()
+        wait = self._blocked_until.get(key, 0.0) - now
+        for window, count in self.limits:
+            if len(sent) >= count:
+                wait = max(wait, sent[-count] + window + self.margin - now)
+        return max(0.0, wait)
+
+    async def acquire(self, key: str) -> None:
+        """Wait until a send on `key` fits every window, then count it. Waiters on one key go in order."""
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            while (wait := self.delay(key)) > 0:
+                await asyncio.sleep(wait)
+            self._sent[key].append(self.clock())
+
+    def block(self, key: str, seconds: float) -> None:
+        """Teams said 429: nothing goes to `key` for `seconds`."""
+        until = self.clock() + seconds
+        self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
+
+
+def card_hash(card: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(card, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def jittered(base: float, attempt: int, cap: float) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)], at least a little."""
+    ceiling = min(cap, base * (2 ** max(0, attempt)))
+    return max(ceiling / 10, random.uniform(0, ceiling))
 
 
 class Dispatcher:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, options: DispatchOptions | None = None) -> None:
         self.services = services
+        self.options = options or DispatchOptions()
+        self.limiter = SlidingWindowLimiter(self.options.limits, margin=self.options.limit_margin)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._claimed: set[int] = set()
+        self.passes = 0
+
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="notification-dispatcher")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _after_sync(self, run: SyncRun) -> None:
+        self.wake()
 
     async def stop(self) -> None:
-        return None
+        """Finish the send in flight (briefly), then stop; rows claimed but not done become due again at once."""
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(AttributeError, ValueError):
+            self.services.sync.on_finished.remove(self._after_sync)
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.options.stop_grace)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._claimed:
+            claimed, self._claimed = sorted(self._claimed), set()
+            now = self.services.now()
+            with contextlib.suppress(Exception):
+                for job_id in claimed:
+                    await self.services.db(repo.retry_job, job_id, at=now, error="released at shutdown",
+                                           count_attempt=False)
+
+    async def _loop(self) -> None:
+        interval = self.services.settings.dispatch_interval_seconds
+        while not self._stopping:
+            self._wake.clear()
+            more = False
+            try:
+                more = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher pass failed")
+            if more or self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+
+    # -- one pass -----------------------------------------------------------------------------------
+
+    async def run_once(self) -> bool:
+        """Work through one batch of due rows and any due reminders; True when more rows may be waiting."""
+        self.passes += 1
+        now = self.services.now()
+        channels = await self.services.db(repo.sales_channels)
+        events = ("post", "update") if channels else ("update",)  # posts wait (pending) for a sales channel
+        jobs = await self.services.db(
+            repo.claim_due, now=now, lease=self.options.lease, events=events, limit=self.options.batch
+        )
+        self._claimed.update(job.id for job in jobs)
+        for job in jobs:
+            if self._stopping:
+                break
+            await self._run_job(job, channels)
+        if not self._stopping:
+            await self._reminders()
+        return len(jobs) >= self.options.batch and not self._stopping
+
+    async def _run_job(self, job: repo.Job, channels: list[repo.Channel]) -> None:
+        try:
+            error = await (self._post(job, channels) if job.event == "post" else self._update(job))
+        except DeliveryError as exc:
+            error = str(exc)
+        except Exception as exc:  # a bug or a database hiccup: keep the row, log, go on
+            log.exception("notification failed", extra={"referral_id": job.referral_id, "event": job.event})
+            error = f"{type(exc).__name__}: {exc}"
+        now = self.services.now()
+        if error is None:
+            await self.services.db(repo.finish_job, job.id, now=now)
+        else:
+            delay = jittered(self.options.row_backoff_base, job.attempts, self.options.row_backoff_cap)
+            log.warning("notification will be retried",
+                        extra={"referral_id": job.referral_id, "event": job.event, "error": error[:200],
+                               "attempts": job.attempts + 1, "retry_in_s": round(delay, 1)})
+            await self.services.db(repo.retry_job, job.id, at=now + timedelta(seconds=delay), error=error)
+        self._claimed.discard(job.id)
+
+    # -- rendering ----------------------------------------------------------------------------------
+
+    def _render(self, referral: Referral, lead: Lead | None, now: datetime) -> dict[str, Any]:
+        return referral_card(
+            referral, lead=lead, portal_url=self.services.settings.partner_center_portal_url, now=now
+        )
+
+    def _hash(self, referral: Referral, lead: Lead | None) -> str:
+        return card_hash(self._render(referral, lead, _HASH_NOW))
+
+    async def _current(self, referral_id: str) -> tuple[Referral | None, Lead | None]:
+        return await self.services.db(repo.referral_and_lead, referral_id)
+
+    # -- sending ------------------------------------------------------------------------------------
+
+    async def _deliver(self, thread: str, send: Callable[[], Awaitable[T]]) -> T:
+        """Send within the thread's limits; retry 429 (after Retry-After) and 412/5xx/timeouts (backoff)."""
+        attempt = 0
+        while True:
+            await self.limiter.acquire(thread)
+            if self._stopping:
+                raise DeliveryError("the dispatcher is stopping")
+            try:
+                return await send()
+            except DeliveryError as exc:
+                attempt += 1
+                if not exc.retryable or attempt >= self.options.inline_attempts or self._stopping:
+                    raise
+                if exc.status == 429:
+                    wait = exc.retry_after if exc.retry_after is not None else jittered(
+                        self.options.backoff_base, attempt, self.options.backoff_cap)
+                    self.limiter.block(thread, wait)
+                else:
+                    wait = jittered(self.options.backoff_base, attempt, self.options.backoff_cap)
+                    await asyncio.sleep(wait)
+
+    async def _post(self, job: repo.Job, channels: list[repo.Channel]) -> str | None:
+        referral, lead = await self._current(job.referral_id)
+        if referral is None:
+            log.warning("outbox row for an unknown referral", extra={"referral_id": job.referral_id})
+            return None
+        if referral.kind != "co-sell" or referral.direction != "Incoming":
+            return None  # only new incoming co-sell referrals get a card
+        if not channels:
+            return "no sales channel yet"
+        done = {p.conversation_id for p in await self.services.db(repo.posted_cards, referral.id)}
+        posted_hash = self._hash(referral, lead)
+        errors: list[str] = []
+        for channel in channels:
+            if channel.conversation_id in done:
+                continue
+            card = self._render(referral, lead, self.services.now())
+            try:
+                activity_id = await self._deliver(
+                    channel.conversation_id,
+                    partial(self.services.proactive.post_thread, channel.reference, channel.conversation_id, card),
+                )
+            except DeliveryError as exc:
+                errors.append(f"{channel.conversation_id}: {exc}")
+                continue
+            await self.services.db(
+                repo.record_posted, referral.id, channel.conversation_id, activity_id, posted_hash,
+                now=self.services.now(),
+            )
+            log.info("referral card posted", extra={"referral_id": referral.id, "channel": channel.conversation_id})
+        await self._catch_up(referral.id, posted_hash)
+        return "; ".join(errors) or None
+
+    async def _catch_up(self, referral_id: str, shown_hash: str) -> None:
+        """The referral changed while we were sending: queue an edit so the cards show its latest state."""
+        referral, lead = await self._current(referral_id)
+        if referral is not None and self._hash(referral, lead) != shown_hash:
+            await self.services.db(repo.enqueue, referral_id, "update", now=self.services.now())
+            self.wake()
+
+    async def _update(self, job: repo.Job) -> str | None:
+        referral, lead = await self._current(job.referral_id)
+        if referral is None:
+            return None
+        wanted = self._hash(referral, lead)
+        errors: list[str] = []
+        for posted in await self.services.db(repo.posted_cards, referral.id):
+            if posted.card_hash == wanted:
+                continue
+            reference = await self.services.db(repo.reference_of, posted.conversation_id)
+            if reference is None:
+                log.info("card's channel is gone; not edited", extra={"channel": posted.conversation_id})
+                continue
+            card = self._render(referral, lead, self.services.now())
+            try:
+                await self._deliver(
+                    posted.conversation_id,
+                    partial(self.services.proactive.update, reference, posted.conversation_id, posted.activity_id,
+                            card),
+                )
+            except DeliveryError as exc:
+                errors.append(f"{posted.conversation_id}: {exc}")
+                continue
+            await self.services.db(repo.set_card_hash, posted.id, wanted)
+            log.info("referral card edited", extra={"referral_id": referral.id, "channel": posted.conversation_id})
+        if not errors:
+            await self._catch_up(referral.id, wanted)
+        return "; ".join(errors) or None
+
+    # -- reminders ----------------------------------------------------------------------------------
+
+    async def _reminders(self) -> None:
+        now = self.services.now()
+        within = timedelta(hours=self.services.settings.reminder_hours)
+        if within <= timedelta(0):
+            return
+        for due in await self.services.db(repo.reminders_due, now=now, within=within):
+            if self._stopping:
+                return
+            posted = due.posted
+            reference = await self.services.db(repo.reference_of, posted.conversation_id)
+            if reference is not None:
+                text = messages.REMINDER.format(left=format_duration(due.expires_at - now))
+                try:
+                    await self._deliver(
+                        posted.conversation_id,
+                        partial(self.services.proactive.reply_in_thread, reference, posted.conversation_id,
+                                posted.activity_id, Reply(text=text)),
+                    )
+                except DeliveryError as exc:
+                    log.warning("reminder not delivered; will retry", extra={"error": str(exc)[:200]})
+                    continue
+            await self.services.db(repo.mark_reminded, posted.id, now=self.services.now())
+            log.info("expiry reminder posted", extra={"referral_id": posted.referral_id})
 
 
 def start_dispatcher(services: Services) -> Dispatcher:
-    return Dispatcher(services)
+    """Start the one dispatcher loop of this process and wire its wake-up to syncs and `notify here`."""
+    options = services.extras.get("dispatch_options")
+    dispatcher = Dispatcher(services, options if isinstance(options, DispatchOptions) else None)
+    services.wake_dispatcher = dispatcher.wake
+    on_finished = getattr(services.sync, "on_finished", None)
+    if isinstance(on_finished, list):
+        on_finished.append(dispatcher._after_sync)
+    dispatcher.start()
+    return dispatcher

@@ -107,3 +107,16 @@ LOGOUT_DONE = (
 )
 LOGOUT_DONE_WHO = " of {username}"
 LOGOUT_NOTHING = "No Partner Center sign-in was stored, so there was nothing to forget."
+
+# --- Accept on a referral card, expiry reminders (notification work; append-only) -------------------------
+
+ACCEPT_ALREADY_BY = "Already accepted by {name}."
+ACCEPT_ALREADY = "Already accepted in Partner Center."
+ACCEPT_CLOSED = "This referral is closed ({substatus}); it can't be accepted any more."
+ACCEPT_NOT_POSSIBLE = "This referral is {status}; only a New referral can be accepted."
+ACCEPT_CONFLICT = "This referral changed in Partner Center while I was accepting it. Please try again."
+ACCEPT_NOT_SIGNED_IN = (
+    "Not accepted: no one is signed in to Partner Center. An admin can run `/login` in a personal chat with me."
+)
+ACCEPT_AUTH_FAILED = "Not accepted: Partner Center refused the bot's sign-in. An admin can run `/login` again."
+ACCEPT_UNAVAILABLE = "Not accepted: Partner Center isn't answering right now. Nothing changed; please try again."
