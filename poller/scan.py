@@ -147,7 +147,8 @@ class DomainScanner:
         try:
             answer = await resolver.resolve(name, rdtype, lifetime=self._timeout)
         except dns.resolver.NXDOMAIN:
-            result.errors.append(f"{rdtype} {name}: NXDOMAIN")
+            if not name.startswith("_dmarc."):  # no DMARC record is normal, not a failure
+                result.errors.append(f"{rdtype} {name}: NXDOMAIN")
         except dns.resolver.NoAnswer:
             pass  # the name exists but has no such record: not an error
         except dns.exception.Timeout:
