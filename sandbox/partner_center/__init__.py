@@ -12,7 +12,14 @@ from pathlib import Path
 
 from sandbox.partner_center.app import API_PREFIX, create_app, etag_matches
 from sandbox.partner_center.faults import Fault, Faults
-from sandbox.partner_center.generator import KINDS, QUIRKS, Customer, generate_referrals, make_referral
+from sandbox.partner_center.generator import (
+    CONSUMER_DOMAINS,
+    KINDS,
+    QUIRKS,
+    Customer,
+    generate_referrals,
+    make_referral,
+)
 from sandbox.partner_center.keys import CONFIG_KEY, FAULTS_KEY, REQUEST_LOG_KEY, STORE_KEY, SandboxConfig
 from sandbox.partner_center.server import RunningService, serve
 from sandbox.partner_center.store import ReferralStore, format_timestamp, new_etag
@@ -22,6 +29,7 @@ SEED_FILE = Path(__file__).resolve().parent.parent / "data" / "referrals.json"
 __all__ = [
     "API_PREFIX",
     "CONFIG_KEY",
+    "CONSUMER_DOMAINS",
     "FAULTS_KEY",
     "KINDS",
     "QUIRKS",

@@ -137,11 +137,11 @@ def _new_customer(rng: random.Random, used: set[str], idn: bool = False) -> Cust
         suffix, slug = rng.choice(_COMPANY_SUFFIXES)
         tld, country, city, postal, locale, currency = rng.choice(_PLACES)
         number = "" if attempt < 20 else str(rng.randrange(10, 10_000))
-        domain = f"{word.lower().replace(' ', '')}{slug}{number}.{tld}"
-        if domain not in used:
-            used.add(domain)
-            return Customer(f"{word} {suffix}{' ' + number if number else ''}", domain, country, city, postal,
-                            locale, currency)
+        name = f"{word} {suffix}{' ' + number if number else ''}"
+        if name not in used:  # distinct names, hence distinct domains
+            used.add(name)
+            domain = f"{word.lower().replace(' ', '')}{slug}{number}.{tld}"
+            return Customer(name, domain, country, city, postal, locale, currency)
     raise RuntimeError("could not invent a distinct customer domain")
 
 
@@ -151,13 +151,13 @@ class _Customers:
     def __init__(self, rng: random.Random, repeat_rate: float = 0.2) -> None:
         self.rng = rng
         self.repeat_rate = repeat_rate
-        self.used_domains: set[str] = set()
+        self.used_names: set[str] = set()
         self.seen: list[Customer] = []
 
     def pick(self, idn: bool = False) -> Customer:
         if not idn and self.seen and self.rng.random() < self.repeat_rate:
             return self.rng.choice(self.seen)
-        customer = _new_customer(self.rng, self.used_domains, idn)
+        customer = _new_customer(self.rng, self.used_names, idn)
         self.seen.append(customer)
         return customer
 
@@ -372,7 +372,8 @@ def _build(rng: random.Random, plan: _Plan, customer: Customer, now: datetime, d
         },
         "registrations": [],
     }
-    if plan.direction == "Outgoing":
+    if plan.direction == "Outgoing":  # created by us: accepted at creation
+        referral["acceptedDateTime"] = referral["createdDateTime"]
         referral["team"] = [_member(rng, "contoso-partner.com", "en-us")]
         referral["target"] = [{"type": "BusinessProfileLocation", "id": "msft"}]
     _apply_structural_quirks(rng, referral, plan.quirks)
