@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.adapter import Proactive, TeamsBot, build_adapter, cancel_background, messages_handler
 from bot.commands import build_router
+from bot.commands.signin import admin_notice_hook
 from bot.services import Services
 from bot.turns import Turns
 from core.settings import Settings
@@ -55,6 +56,7 @@ def create_app(
         ),
         partner_center=client,
     )
+    services.sync.on_finished.append(admin_notice_hook(services))  # tell admins once when sign-in is lost
     bot = TeamsBot(Turns(services, build_router(settings)), adapter, settings.bot_id)
 
     app = web.Application(client_max_size=1024 * 1024)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import messages
@@ -12,6 +13,7 @@ from core.errors import ConfigError, UpstreamError
 from poller import signin
 from poller.signin import PendingSignIn, SignInManager, SignInOutcome
 from storage.conversations import personal_chat_of
+from storage.models import SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +96,13 @@ async def notify_admins_if_needed(services: Any) -> int:
         return True
 
     return await signin.notify_admins_if_needed(services.settings, services.engine, send)
+
+
+def admin_notice_hook(services: Any) -> Callable[[SyncRun], Awaitable[None]]:
+    """A `SyncService.on_finished` callback: after a run that found no usable sign-in, tell the admins."""
+
+    async def after_sync(run: SyncRun) -> None:
+        if run.status == "not_signed_in":
+            await notify_admins_if_needed(services)
+
+    return after_sync
