@@ -156,13 +156,17 @@ class _Run:
         self.tally = _Tally()
         self.scan_tasks: list[asyncio.Task[None]] = []
         self.scan_seen: set[str] = set()
+        # Page and scan transactions both rescore leads; one at a time, so neither overwrites the other's
+        # newer view (a page reading "not scanned" while a scan commits).
+        self.db_lock = asyncio.Lock()
 
     async def sweep(self, *, filter: str, orderby: str, advance_watermark: bool) -> None:
         deps = self.deps
         async for page in deps.client.iter_pages(filter=filter, orderby=orderby):
-            outcome = await asyncio.to_thread(
-                _store_page, deps.engine, page.items, deps.settings, advance_watermark=advance_watermark
-            )
+            async with self.db_lock:
+                outcome = await asyncio.to_thread(
+                    _store_page, deps.engine, page.items, deps.settings, advance_watermark=advance_watermark
+                )
             self.tally.add(outcome)
             log.debug("page %d stored: %d items", page.number, len(page.items))
             self._scan_later(outcome.scan_due)
@@ -179,7 +183,8 @@ class _Run:
 
     async def _scan(self, scanner: DomainScanner, domains: list[str]) -> None:
         results = await scanner.scan_many(domains)
-        await asyncio.to_thread(_store_scans, self.deps.engine, results, self.deps.settings)
+        async with self.db_lock:
+            await asyncio.to_thread(_store_scans, self.deps.engine, results, self.deps.settings)
         self.tally.scanned += len(results)
 
     async def finish_scans(self) -> None:
