@@ -46,7 +46,7 @@ def co_sell(**changes: Any) -> dict[str, Any]:
 @dataclass
 class Harness:
     database_url: str
-    simulator: Simulator
+    simulator: NotifySimulator
     connector: FakeConnector
     settings_overrides: dict[str, Any] = field(default_factory=dict)
     options: DispatchOptions = FAST
@@ -165,13 +165,19 @@ class Harness:
         return found[0]
 
 
+@dataclass
+class NotifySimulator(Simulator):
+    tokens: set[str] = field(default_factory=lambda: {TOKEN})  # remove TOKEN to make Partner Center answer 401
+
+
 @pytest.fixture
-async def simulator() -> AsyncIterator[Simulator]:
+async def simulator() -> AsyncIterator[NotifySimulator]:
     store = ReferralStore()
-    app = create_simulator(store, token_validator={TOKEN})
+    tokens = {TOKEN}
+    app = create_simulator(store, token_validator=lambda token: token in tokens)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    yield Simulator(store, app, server)
+    yield NotifySimulator(store, app, server, tokens)
     await server.close()
 
 
@@ -183,7 +189,7 @@ async def connector() -> AsyncIterator[FakeConnector]:
 
 
 @pytest.fixture
-async def harness(database_url: str, simulator: Simulator, connector: FakeConnector) -> AsyncIterator[Harness]:
+async def harness(database_url: str, simulator: NotifySimulator, connector: FakeConnector) -> AsyncIterator[Harness]:
     """SQLite and PostgreSQL: the bot app started, nothing installed yet."""
     h = Harness(database_url, simulator, connector)
     yield h
@@ -192,7 +198,7 @@ async def harness(database_url: str, simulator: Simulator, connector: FakeConnec
 
 
 @pytest.fixture
-async def sqlite_harness(sqlite_url: str, simulator: Simulator, connector: FakeConnector) -> AsyncIterator[Harness]:
+async def sqlite_harness(sqlite_url: str, simulator: NotifySimulator, connector: FakeConnector) -> AsyncIterator[Harness]:
     h = Harness(sqlite_url, simulator, connector)
     yield h
     await h.stop()

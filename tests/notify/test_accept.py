@@ -1,0 +1,155 @@
+"""Accept on a referral card: If-Match, the 412 re-read, already accepted / closed, Partner Center errors, slow PC."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import bot.accept
+from bot.accept import ACCEPT_OPS
+from tests.fakes.activities import ADMIN
+from tests.notify.conftest import Harness, card_text, co_sell
+
+
+def verbs(card: dict[str, Any]) -> list[str]:
+    return [a.get("verb") or a.get("title") for a in card.get("actions", [])]
+
+
+async def posted(h: Harness, count: int = 1) -> list[tuple[str, str]]:
+    """`count` new co-sell referrals synced and posted: (referral id, root message id)."""
+    referrals = [co_sell() for _ in range(count)]
+    h.store.add_many(referrals)
+    await h.start()
+    await h.install()
+    await h.sync()
+    await h.settle()
+    return [(r["id"], h.card_of(r["id"]).activity_id) for r in referrals]
+
+
+async def test_stale_etag_still_new_one_412_then_retry_succeeds(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    [(rid, root)] = await posted(h)
+    old_etag = h.referral(rid).etag
+    h.store.update(rid, {"details": {"notes": "Customer called again"}})  # new eTag in PC, still New
+    fresh_etag = h.store.get(rid)["eTag"]  # type: ignore[index]
+    assert fresh_etag != old_etag
+
+    card = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+
+    patches = h.pc_requests("PATCH", rid)
+    assert [(p["status"], p["headers"]["If-Match"]) for p in patches] == [(412, old_etag), (200, fresh_etag)]
+    assert all(p["json"] == ACCEPT_OPS for p in patches)
+    assert len(h.pc_requests("GET", rid)) == 1
+    assert "Accepted by Sam Seller" in card_text(card)
+    assert h.store.get(rid)["substatus"] == "Accepted"  # type: ignore[index]
+    assert [a.outcome for a in h.audits()] == ["accepted"]
+    await h.settle()
+    assert "Accepted by Sam Seller" in card_text(h.updates(root)[-1].card or {})
+
+
+async def test_stale_and_accepted_elsewhere_sends_no_second_patch(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    [(rid, root)] = await posted(h)
+    h.store.update(rid, {"status": "Active", "substatus": "Accepted", "acceptedDateTime": "2026-11-22T08:00:00Z"})
+
+    card = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+
+    assert [p["status"] for p in h.pc_requests("PATCH", rid)] == [412]
+    assert "Already accepted in Partner Center" in card_text(card)
+    assert "accept" not in verbs(card) and "Active / Accepted" in card_text(card)
+    stored = h.referral(rid)
+    assert (stored.status, stored.substatus, stored.accepted_by_name) == ("Active", "Accepted", None)
+    assert stored.etag == h.store.get(rid)["eTag"]  # type: ignore[index]
+    assert [a.outcome for a in h.audits()] == ["already_accepted"]
+    # every posted copy is edited to show the referral is accepted
+    await h.connector.wait_for(lambda c: bool(h.updates(root)))
+    await h.settle()
+    assert "Active / Accepted" in card_text(h.updates(root)[-1].card or {})
+    assert "accept" not in verbs(h.updates(root)[-1].card or {})
+
+
+async def test_closed_referral_is_not_patched(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    [(synced, synced_root), (stale, stale_root)] = await posted(h, 2)
+    h.store.update(synced, {"status": "Closed", "substatus": "Declined"})
+    await h.sync()
+    await h.settle()
+    h.store.update(stale, {"status": "Closed", "substatus": "Expired"})  # not synced yet: stored New, stale eTag
+
+    locally_closed = await h.press("accept", {"referralId": synced}, reply_to_id=synced_root)
+    found_closed = await h.press("accept", {"referralId": stale}, reply_to_id=stale_root)
+
+    assert h.pc_requests("PATCH", synced) == []
+    assert [p["status"] for p in h.pc_requests("PATCH", stale)] == [412]
+    assert "This referral is closed (Declined)" in card_text(locally_closed)
+    assert "This referral is closed (Expired)" in card_text(found_closed)
+    assert "accept" not in verbs(locally_closed) + verbs(found_closed)
+    assert h.store.get(synced)["status"] == "Closed" and h.store.get(stale)["substatus"] == "Expired"  # type: ignore[index]
+    assert h.referral(stale).status == "Closed"
+    assert [a.outcome for a in h.audits()] == ["closed", "closed"]
+
+
+@pytest.mark.parametrize(
+    ("status", "note"),
+    [(401, "Partner Center refused the bot's sign-in"), (503, "Partner Center isn't answering")],
+)
+async def test_partner_center_errors_change_nothing(sqlite_harness: Harness, status: int, note: str) -> None:
+    h = sqlite_harness
+    [(rid, root)] = await posted(h)
+    before = h.referral(rid)
+    if status == 401:
+        h.simulator.tokens.clear()
+    else:
+        h.faults.server_error(None, status=status, retry_after=0.01, method="PATCH")
+    outbox_before = len(h.outbox())
+
+    card = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+    if "Accepting…" in card_text(card):  # PC's retries took longer than the invoke may wait: edit follows
+        await h.connector.wait_for(lambda c: any(note in card_text(u.card or {}) for u in h.updates(root)))
+        card = h.updates(root)[-1].card or {}
+
+    assert note in card_text(card)
+    assert "accept" in verbs(card)  # still New: the button stays
+    after = h.referral(rid)
+    assert (after.status, after.etag, after.accepted_by_name) == (before.status, before.etag, None)
+    assert h.store.get(rid)["status"] == "New"  # type: ignore[index]
+    assert all(p["status"] == status for p in h.pc_requests("PATCH", rid))
+    assert len(h.outbox()) == outbox_before
+    assert [a.outcome for a in h.audits()] == ["error"]
+    assert str(status) in (h.audits()[0].detail or "")
+
+
+async def test_slow_partner_center_answers_accepting_then_edits_the_card(
+    sqlite_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = sqlite_harness
+    monkeypatch.setattr(bot.accept, "SLOW_SECONDS", 0.3)
+    [(rid, root)] = await posted(h)
+    h.faults.slow(1, delay=1.5, method="PATCH")
+
+    card = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+
+    assert "Accepting…" in card_text(card) and "accept" not in verbs(card)
+    assert h.referral(rid).status == "New"  # not done yet
+    await h.connector.wait_for(
+        lambda c: any("Accepted by Sam Seller" in card_text(u.card or {}) for u in h.updates(root))
+    )
+    await h.settle()
+    assert h.referral(rid).accepted_by_name == "Sam Seller"
+    assert len(h.pc_requests("PATCH", rid)) == 1
+    assert [a.outcome for a in h.audits()] == ["accepted"]
+
+
+async def test_two_presses_at_once_patch_once(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    [(rid, root)] = await posted(h)
+    first, second = await asyncio.gather(
+        h.press("accept", {"referralId": rid}, reply_to_id=root),
+        h.press("accept", {"referralId": rid}, reply_to_id=root, user=ADMIN),
+    )
+    assert len(h.pc_requests("PATCH", rid)) == 1
+    texts = card_text(first) + card_text(second)
+    assert "Already accepted by" in texts
+    assert sorted(a.outcome for a in h.audits()) == ["accepted", "already_accepted"]
