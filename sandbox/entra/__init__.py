@@ -10,7 +10,7 @@ entra.is_valid_access_token(token)                 # the Partner Center simulato
 from __future__ import annotations
 
 from sandbox.entra.app import DEVICE_CODE_GRANT, ENTRA, create_app
-from sandbox.entra.server import BackgroundServer
+from sandbox.entra.server import BackgroundServer, RunningEntra, serve
 from sandbox.entra.state import DEFAULT_TENANT_ID, DEFAULT_USERNAME, FakeEntra, object_id_for
 from sandbox.entra.tls import TlsFiles, generate_tls
 
@@ -21,8 +21,10 @@ __all__ = [
     "ENTRA",
     "BackgroundServer",
     "FakeEntra",
+    "RunningEntra",
     "TlsFiles",
     "create_app",
     "generate_tls",
     "object_id_for",
+    "serve",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
+from dataclasses import dataclass
 from types import TracebackType
 
 from aiohttp import web
@@ -85,3 +86,31 @@ class BackgroundServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+@dataclass
+class RunningEntra:
+    """The fake Entra started by `serve`: its base URL (the `AZURE_AUTHORITY_HOST`) and how to stop it."""
+
+    name: str
+    url: str
+    runner: web.AppRunner
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def serve(
+    app: web.Application,
+    *,
+    ssl_context: ssl.SSLContext,
+    host: str = "127.0.0.1",
+    port: int = 8102,
+    name: str = "entra",
+) -> RunningEntra:
+    """Start `app` over HTTPS on the running loop (port 0 picks a free one) and return at once."""
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    return RunningEntra(name, f"https://{host}:{bound}", runner)

@@ -203,3 +203,21 @@ def _other_ca(tmp_path: Path) -> Path:
 def test_client_context_is_strict(tls_files: TlsFiles) -> None:
     context = tls_files.client_context()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+async def test_serve_on_the_running_loop(tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `python -m sandbox` uses: HTTPS on this loop, MSAL in a worker thread."""
+    from sandbox.entra import serve
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_files.ca_cert))
+    entra = FakeEntra(poll_interval=1)
+    running = await serve(create_app(entra), ssl_context=tls_files.server_context(), port=0)
+    try:
+        assert running.url.startswith("https://127.0.0.1:")
+        app = await asyncio.to_thread(_msal_app, running.url)
+        flow = await asyncio.to_thread(app.initiate_device_flow, scopes=[SCOPE])
+        assert entra.approve(flow["user_code"])
+        result = await asyncio.to_thread(app.acquire_token_by_device_flow, flow)
+        assert entra.is_valid_access_token(result["access_token"])
+    finally:
+        await running.close()
