@@ -9,9 +9,9 @@ from typing import Any
 from bot import messages
 from bot.router import Caller
 from bot.services import Services
-from cards.common import error_card
+from cards.common import error_card, open_url
 from cards.lead import lead_card
-from cards.referral import referral_card, referral_list_card
+from cards.referral import partner_center_url, referral_card, referral_list_card
 from storage import queries
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,10 @@ class CardActions:
         if lead is None:
             return await self.referral_card_for(referral, note=messages.NO_LEAD_FOR_REFERRAL)
         scan, referrals = await self.services.db(queries.lead_details, lead)
-        return lead_card(lead, scan=scan, referrals=referrals, back_referral_id=referral.id)
+        card = lead_card(lead, scan=scan, referrals=referrals, back_referral_id=referral.id)
+        portal = partner_center_url(self.services.settings.partner_center_portal_url, referral.id)
+        card.setdefault("actions", []).append(open_url(messages.OPEN_IN_PARTNER_CENTER, portal))
+        return card
 
     async def accept(self, data: dict[str, Any], caller: Caller, conversation: Any) -> dict[str, Any]:
         from bot.accept import accept_referral

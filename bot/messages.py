@@ -85,6 +85,7 @@ SIGNIN_NEEDS_LOGIN = (
     "An admin can run `/login` in a personal chat with me."
 )
 SIGNIN_REFRESH_REJECTED = "Entra ID refused to renew it: {error}{description}"
+ENTRA_ANSWERED = "Entra ID answered {error}{description}"
 SIGNIN_NO_REFRESH_TOKEN = "the stored sign-in has no refresh token left"
 ENTRA_UNREACHABLE = "Entra ID could not be reached at {authority} ({reason})."
 
@@ -120,3 +121,4 @@ ACCEPT_NOT_SIGNED_IN = (
 )
 ACCEPT_AUTH_FAILED = "Not accepted: Partner Center refused the bot's sign-in. An admin can run `/login` again."
 ACCEPT_UNAVAILABLE = "Not accepted: Partner Center isn't answering right now. Nothing changed; please try again."
+OPEN_IN_PARTNER_CENTER = "Open referral in Partner Center"
