@@ -3,6 +3,8 @@ the parts that are not ours (token source, sleep)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,3 +126,39 @@ def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {"scan_enabled": False, "database_url": "sqlite://"}
     values.update(overrides)
     return Settings(**values)
+
+
+class ThreadedSimulator:
+    """The simulator on its own event loop in a thread, for code running in another process."""
+
+    def __init__(self, referrals: Iterable[dict[str, Any]] = (), **options: Any) -> None:
+        options.setdefault("token_validator", {TOKEN})
+        self.app = create_app(ReferralStore(referrals), **options)
+        self.base_url = ""
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        runner = web.AppRunner(self.app)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        loop.run_until_complete(site.start())
+        port = runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    def __enter__(self) -> ThreadedSimulator:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

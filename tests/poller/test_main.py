@@ -1,0 +1,68 @@
+"""`python -m poller --once` as a subprocess against the simulator served from a thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from sandbox.partner_center.keys import REQUEST_LOG_KEY
+from storage.db import make_engine
+from storage.models import Referral
+from tests.poller.conftest import TOKEN, ThreadedSimulator
+from tests.poller.helpers import examples
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PARTNER_CENTER", "DATABASE", "AZURE"))}
+    full_env.update(env)
+    full_env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "poller", "--once", *args],
+        env=full_env, capture_output=True, text=True, timeout=60, cwd=env.get("CWD", str(ROOT)),
+    )
+
+
+def test_once_prints_the_summary_last_and_exits_0(tmp_path: Path) -> None:
+    db = tmp_path / "poller.db"
+    with ThreadedSimulator(examples(), page_cap=2) as sim:
+        env = {
+            "PARTNER_CENTER_API_URL": sim.base_url, "PARTNER_CENTER_ACCESS_TOKEN": TOKEN,
+            "DATABASE_URL": f"sqlite:///{db}", "SCAN_ENABLED": "false", "CWD": str(tmp_path),
+        }
+        result = _run(env)
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout.strip().splitlines()[-1])
+        assert summary["status"] == "success" and summary["inserted"] == 3 and summary["pages"] == 2
+        assert summary["skipped"] == {"status_closed": 1, "no_domain": 1}
+        assert TOKEN not in result.stderr + result.stdout
+
+        again = _run(env, "--full")
+        assert again.returncode == 0, again.stderr
+        second = json.loads(again.stdout.strip().splitlines()[-1])
+        assert second["mode"] == "full" and second["unchanged"] == 3 and second["inserted"] == 0
+
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Referral)) == 3
+    engine.dispose()
+
+
+def test_once_without_sign_in_exits_non_zero_with_a_reason(tmp_path: Path) -> None:
+    with ThreadedSimulator(examples()) as sim:
+        env = {
+            "PARTNER_CENTER_API_URL": sim.base_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+            "SCAN_ENABLED": "false", "CWD": str(tmp_path),
+        }
+        result = _run(env)
+        assert result.returncode == 2
+        assert "not_signed_in" in result.stderr and "signed in" in result.stderr.lower()
+        assert json.loads(result.stdout.strip().splitlines()[-1])["status"] == "not_signed_in"
+        assert sim.app[REQUEST_LOG_KEY] == []
