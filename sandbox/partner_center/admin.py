@@ -72,8 +72,7 @@ async def add_referrals(request: web.Request) -> web.Response:
     items = data if isinstance(data, list) else [data]
     if not all(isinstance(item, dict) for item in items):
         return _bad("Send a referral object or an array of referral objects")
-    added = request.app[STORE_KEY].add_many(items)
-    return json_response({"ids": [item.get("id") for item in added]}, 201)
+    return json_response({"ids": request.app[STORE_KEY].add_many(items)}, 201)
 
 
 async def generate_referrals(request: web.Request) -> web.Response:

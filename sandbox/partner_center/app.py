@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import math
 import uuid
 from collections.abc import Awaitable, Callable, Collection
@@ -45,6 +46,8 @@ API_PREFIX = "/v1.0/engagements/referrals"
 ADMIN_PREFIX = "/_sandbox"
 LOGGED_HEADERS = ("If-Match", "Prefer", "client-request-id", "Content-Type", "Accept")
 
+log = logging.getLogger(__name__)
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -65,6 +68,9 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         response = error_response(exc.status, exc.reason, target="request")
+    except Exception:  # a simulator bug must still answer in the documented shape
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        response = error_response(500, "Internal server error", target="service")
     response.headers["request-id"] = str(uuid.uuid4())
     client_request_id = request.headers.get("client-request-id")
     if client_request_id:
@@ -281,7 +287,7 @@ def etag_matches(if_match: str, etag: Any) -> bool:
     if not isinstance(etag, str):
         return False
     candidates = {etag, etag.strip('"')}
-    return any(value.strip() in candidates for value in if_match.split(","))
+    return any(value.strip().removeprefix("W/") in candidates for value in if_match.split(","))
 
 
 async def patch_referral(request: web.Request) -> web.Response:
@@ -299,14 +305,10 @@ async def patch_referral(request: web.Request) -> web.Response:
         return error_response(412, "The eTag does not match.", inner_code="resourceModified",
                               inner_message="Referral was modified since last read")
     try:
-        updated, became_accepted, became_closed = apply_patch(current, body)
+        updated = apply_patch(current, body)
     except PatchRejected as exc:
         return error_response(400, str(exc), inner_code=exc.inner_code)
-    store.stamp(updated)
-    if became_accepted:
-        updated["acceptedDateTime"] = updated["updatedDateTime"]
-    if became_closed:
-        updated["closedDateTime"] = updated["updatedDateTime"]
+    store.touch(current, updated)
     stored = store.replace(referral_id, updated)
     if "return=representation" in request.headers.get("Prefer", "").replace(" ", "").lower():
         return json_response(_entity(request, stored), headers=_etag_headers(stored))

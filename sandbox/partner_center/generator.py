@@ -136,7 +136,7 @@ def _new_customer(rng: random.Random, used: set[str], idn: bool = False) -> Cust
         word = rng.choice(_COMPANY_WORDS)
         suffix, slug = rng.choice(_COMPANY_SUFFIXES)
         tld, country, city, postal, locale, currency = rng.choice(_PLACES)
-        number = "" if attempt < 20 else str(rng.randrange(10, 10_000))
+        number = "" if attempt < 4 else str(rng.randrange(10, 10_000))
         name = f"{word} {suffix}{' ' + number if number else ''}"
         if name not in used:  # distinct names, hence distinct domains
             used.add(name)

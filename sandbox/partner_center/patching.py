@@ -159,18 +159,12 @@ def _check_status(before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
         raise PatchRejected(f"Substatus {new_sub!r} is not allowed with status {new_status}; use one of {allowed}")
 
 
-def apply_patch(current: Mapping[str, Any], body: Any) -> tuple[dict[str, Any], bool, bool]:
-    """Apply a PATCH body to a copy of `current`.
-
-    Returns (updated referral, became_accepted, became_closed); raises PatchRejected for a 400.
-    """
+def apply_patch(current: Mapping[str, Any], body: Any) -> dict[str, Any]:
+    """Apply a PATCH body to a copy of `current` and return it (not yet stamped); PatchRejected means 400."""
     operations = normalise_operations(body, current)
     try:
         updated: dict[str, Any] = jsonpatch.JsonPatch(operations).apply(copy.deepcopy(dict(current)))
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
         raise PatchRejected(f"The patch cannot be applied: {exc}") from exc
     _check_status(current, updated)
-    became_accepted = (updated.get("status"), updated.get("substatus")) == ("Active", "Accepted") and (
-        current.get("status"), current.get("substatus")) != ("Active", "Accepted")
-    became_closed = updated.get("status") == "Closed" and current.get("status") != "Closed"
-    return updated, became_accepted, became_closed
+    return updated

@@ -49,7 +49,7 @@ class ReferralStore:
         self._anonymous = 0
         self.version = 0
         for referral in referrals:
-            self.add(referral)
+            self._put(referral)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ReferralStore:
@@ -72,14 +72,22 @@ class ReferralStore:
 
     def add(self, referral: Mapping[str, Any]) -> Referral:
         """Add (or replace, by id) a referral as given; returns a copy of what is stored."""
+        return copy.deepcopy(self._put(referral))
+
+    def _put(self, referral: Mapping[str, Any]) -> Referral:
         stored = copy.deepcopy(dict(referral))
         with self._lock:
             self._items[self._key_for(stored)] = stored
             self.version += 1
-        return copy.deepcopy(stored)
+        return stored
 
-    def add_many(self, referrals: Iterable[Mapping[str, Any]]) -> list[Referral]:
-        return [self.add(referral) for referral in referrals]
+    def add_many(self, referrals: Iterable[Mapping[str, Any]]) -> list[str | None]:
+        """Add several referrals; returns their ids (None for a referral without one)."""
+        ids: list[str | None] = []
+        for referral in referrals:
+            referral_id = self._put(referral).get("id")
+            ids.append(referral_id if isinstance(referral_id, str) else None)
+        return ids
 
     def get(self, referral_id: str) -> Referral | None:
         with self._lock:
@@ -118,6 +126,16 @@ class ReferralStore:
         referral["eTag"] = new_etag(moment)
         referral["updatedDateTime"] = format_timestamp(moment)
 
+    def touch(self, before: Mapping[str, Any], after: Referral) -> None:
+        """Stamp a changed referral (in place): new eTag and updatedDateTime, and the lifecycle dates —
+        acceptedDateTime when it becomes Active/Accepted, closedDateTime when it becomes Closed."""
+        self.stamp(after)
+        accepted = ("Active", "Accepted")
+        if (after.get("status"), after.get("substatus")) == accepted != (before.get("status"), before.get("substatus")):
+            after["acceptedDateTime"] = after["updatedDateTime"]
+        if after.get("status") == "Closed" != before.get("status"):
+            after["closedDateTime"] = after["updatedDateTime"]
+
     def replace(self, referral_id: str, referral: Mapping[str, Any]) -> Referral:
         """Store a new version of an existing referral as given (the API layer has stamped it)."""
         with self._lock:
@@ -130,8 +148,9 @@ class ReferralStore:
     def update(self, referral_id: str, changes: Mapping[str, Any] | None = None) -> Referral:
         """A change made "in Partner Center": merge `changes`, then bump eTag and updatedDateTime.
 
-        Explicit `eTag` / `updatedDateTime` values in `changes` win over the automatic ones, so tests can
-        pin them. Raises KeyError for an unknown id.
+        Status changes set acceptedDateTime / closedDateTime as a PATCH would. Explicit `eTag`,
+        `updatedDateTime`, `acceptedDateTime` or `closedDateTime` values in `changes` win over the automatic
+        ones, so tests can pin them. Raises KeyError for an unknown id.
         """
         changes = dict(changes or {})
         with self._lock:
@@ -140,8 +159,8 @@ class ReferralStore:
                 raise KeyError(referral_id)
             updated = copy.deepcopy(stored)
             merge(updated, changes)
-            self.stamp(updated)
-            for pinned in ("eTag", "updatedDateTime"):
+            self.touch(stored, updated)
+            for pinned in ("eTag", "updatedDateTime", "acceptedDateTime", "closedDateTime"):
                 if pinned in changes:
                     updated[pinned] = changes[pinned]
             self._items[referral_id] = updated

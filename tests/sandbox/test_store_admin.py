@@ -87,3 +87,13 @@ async def test_admin_config_changes_page_cap(sim: Sim) -> None:
         assert len((await sim.get()).json["value"]) == 2
         async with admin.patch(sim.url("/_sandbox/config"), json={"page_cap": 0}) as response:
             assert response.status == 400
+
+
+def test_server_side_status_change_sets_lifecycle_dates() -> None:
+    store = ReferralStore(SEED)
+    accepted = store.update(CO_SELL_ID, {"status": "Active", "substatus": "Accepted"})
+    assert accepted["acceptedDateTime"] == accepted["updatedDateTime"]
+    assert accepted["closedDateTime"] is None
+    closed = store.update(CO_SELL_ID, {"status": "Closed", "substatus": "Won"})
+    assert closed["closedDateTime"] == closed["updatedDateTime"]
+    assert closed["acceptedDateTime"] == accepted["acceptedDateTime"]
