@@ -107,12 +107,12 @@ def _expires_at(result: dict[str, Any]) -> datetime | None:
     )
 
 
-def _describe(result: dict[str, Any]) -> str:
+def _describe(result: dict[str, Any], template: str = messages.ENTRA_ANSWERED) -> str:
     """An Entra error answer in one short line (its description's first line: no trace ids, no tokens)."""
     error = str(result.get("error") or "unknown_error")
     description = str(result.get("error_description") or "").strip().splitlines()
     detail = f" ({description[0][:200]})" if description else ""
-    return messages.SIGNIN_REFRESH_REJECTED.format(error=error, description=detail)
+    return template.format(error=error, description=detail)
 
 
 def _unreachable(settings: Settings, exc: BaseException) -> UpstreamUnavailable:
@@ -226,7 +226,10 @@ class SignedInTokenSource:
                 self._loaded = encrypted
             result = self._acquire(row, force_refresh)
             if result is None or "error" in result:
-                reason = messages.SIGNIN_NO_REFRESH_TOKEN if result is None else _describe(result)
+                if result is None:
+                    reason = messages.SIGNIN_NO_REFRESH_TOKEN
+                else:
+                    reason = _describe(result, messages.SIGNIN_REFRESH_REJECTED)
                 if result is not None and result.get("error") not in NEEDS_LOGIN_ERRORS:
                     raise UpstreamUnavailable(reason, code=str(result.get("error")))
                 self._mark_needs_login(encrypted, reason)

@@ -9,7 +9,7 @@ from typing import Any
 from bot import messages
 from bot.router import PERSONAL, CommandRequest, Reply, Router
 from cards.signin import device_code_card
-from core.errors import ConfigError, UpstreamError
+from core.errors import CommandError, ConfigError, UpstreamError
 from poller import signin
 from poller.signin import PendingSignIn, SignInManager, SignInOutcome
 from storage.conversations import personal_chat_of
@@ -35,6 +35,8 @@ def register(router: Router) -> None:
     )
     async def login(req: CommandRequest) -> Reply | None:
         """Sign in to Partner Center with a device code."""
+        if req.args:
+            raise CommandError(messages.NO_ARGUMENTS.format(command="/login"))
         manager = signin_manager(req.services)
         try:
             pending = await manager.start()
@@ -53,6 +55,8 @@ def register(router: Router) -> None:
     )
     async def logout(req: CommandRequest) -> Reply:
         """Forget the stored Partner Center sign-in."""
+        if req.args:
+            raise CommandError(messages.NO_ARGUMENTS.format(command="/logout"))
         before = await signin_manager(req.services).logout()
         if before is None:
             return Reply(text=messages.LOGOUT_NOTHING)

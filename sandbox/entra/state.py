@@ -80,6 +80,7 @@ class FakeEntra:
     device_code_lifetime: int = 900
     poll_interval: int = 5
     default_username: str = DEFAULT_USERNAME
+    allowed_client_ids: frozenset[str] | None = None  # None: any client id is a registered public client
     requests: list[RequestRecord] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _device_codes: dict[str, DeviceCode] = field(default_factory=dict, repr=False)
@@ -165,6 +166,11 @@ class FakeEntra:
     def start_device_flow(self, tenant: str, client_id: str, scope: str) -> DeviceCode:
         if not client_id:
             raise TokenError("invalid_request", "AADSTS900144: The request body must contain 'client_id'.")
+        if self.allowed_client_ids is not None and client_id not in self.allowed_client_ids:
+            raise TokenError(
+                "unauthorized_client",
+                f"AADSTS700016: Application with identifier '{client_id[:64]}' was not found in the directory.",
+            )
         with self._lock:
             code = DeviceCode(
                 device_code=secrets.token_urlsafe(32),

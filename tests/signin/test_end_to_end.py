@@ -221,6 +221,8 @@ async def test_login_is_for_admins_in_a_personal_chat(world: World) -> None:
     assert await world.say("/login", where="groupChat") == [messages.LOGIN_PERSONAL_ONLY]
     assert await world.say("/logout", user=SELLER) == [messages.ADMIN_ONLY.format(command="/logout")]
     assert await world.say("/logout", where="channel") == [messages.LOGOUT_PERSONAL_ONLY]
+    usage = messages.USAGE_ERROR.format(reason=messages.NO_ARGUMENTS.format(command="/login"), usage="/login")
+    assert await world.say("/login please") == [usage]
     assert world.entra.pending_user_codes() == []
 
 

@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 
 from bot import messages
-from core.errors import ConfigError, NotSignedIn, UpstreamUnavailable
+from core.errors import ConfigError, NotSignedIn, UpstreamRejected, UpstreamUnavailable
 from core.settings import Settings
 from poller.signin import SignedInTokenSource, SignInManager, notify_admins_if_needed
 from poller.token import make_token_source
@@ -287,3 +287,12 @@ async def test_admins_are_told_once_per_loss(
         await SignedInTokenSource(settings, engine).get_token(force_refresh=True)
     assert await notify_admins_if_needed(settings, engine, send) == 2
     assert len(sent) == 4
+
+
+async def test_unknown_app_registration_is_explained(
+    sqlite_settings: Settings, sqlite_db: Engine, entra: FakeEntra
+) -> None:
+    entra.allowed_client_ids = frozenset({"some-other-app"})
+    with pytest.raises(UpstreamRejected) as refused:
+        await SignInManager(sqlite_settings, sqlite_db).start()
+    assert str(refused.value).startswith("Entra ID answered unauthorized_client (AADSTS700016")
