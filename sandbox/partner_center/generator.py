@@ -288,6 +288,7 @@ def _build(rng: random.Random, plan: _Plan, customer: Customer, now: datetime, d
     status, substatus = plan.status
     project = rng.choice(_PROJECTS)
     invited_by = _invited_by(rng, plan)
+    related = engagement_id if rng.random() < 0.1 else f"'{engagement_id}'"  # real data: often unquoted
     consent = {
         "consentToToShareInfoWithOthers": True,
         "consentToContact": True,
@@ -358,7 +359,7 @@ def _build(rng: random.Random, plan: _Plan, customer: Customer, now: datetime, d
         },
         "links": {
             "relatedReferrals": {
-                "uri": f"{API_BASE}?$filter=engagementId eq '{engagement_id}'",
+                "uri": f"{API_BASE}?$filter=engagementId eq {related}",
                 "method": "GET",
             },
             "self": {"uri": f"{API_BASE}/{referral_id}", "method": "GET"},

@@ -209,6 +209,8 @@ class _Parser:
             value = token.text[1:-1].replace("''", "'")
             if _looks_like_datetime(value):
                 return Literal(parse_datetime(value), "datetime")
+            if _GUID_FULL.fullmatch(value):  # ids compare case-insensitively, quoted or not
+                return Literal(value.lower(), "guid")
             return Literal(value, "string")
         if token.kind == "datetime":
             return Literal(parse_datetime(token.text), "datetime")
@@ -224,6 +226,7 @@ class _Parser:
         raise ODataError(f"Syntax error at position {token.pos} in $filter: expected a value, found {found}")
 
 
+_GUID_FULL = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 _DATETIME_FULL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?")
 
 

@@ -158,3 +158,10 @@ async def test_orderby_both_directions_with_id_tie_break(make_sim: SimFactory) -
     assert await _ids(sim, orderby="createdDateTime desc") == ["a", "c", "b"]
     assert await _ids(sim, orderby="updatedDateTime desc") == ["c", "a", "b"]
     assert await _ids(sim, orderby="updatedDateTime") == ["b", "a", "c"]
+
+
+async def test_quoted_guid_is_case_insensitive_and_related_referrals_link_works(sim: Sim) -> None:
+    assert await _ids(sim, filter="engagementId eq 'B1C40BB4-6D36-4ECA-BAA3-E1460CF2A454'") == [CLOSED_ID]
+    related = (await sim.get(f"/v1.0/engagements/referrals/{CLOSED_ID}")).json["links"]["relatedReferrals"]["uri"]
+    query = related.split("?", 1)[1].removeprefix("$filter=")
+    assert await _ids(sim, filter=query) == [CLOSED_ID]
