@@ -85,7 +85,7 @@ async def _log_entry(request: web.Request) -> dict[str, Any]:
     """What tests may want to check about a request; the bearer token itself is never recorded."""
     body: Any = None
     if request.body_exists:
-        raw = await request.text()
+        raw = (await request.read()).decode("utf-8", errors="replace")
         try:
             body = json.loads(raw)
         except ValueError:
@@ -95,6 +95,7 @@ async def _log_entry(request: web.Request) -> dict[str, Any]:
         "time": datetime.now(UTC).isoformat(),
         "method": request.method,
         "path": request.path_qs,
+        "query": dict(request.query),  # decoded, e.g. entry["query"]["$filter"]
         "headers": {name: request.headers[name] for name in LOGGED_HEADERS if name in request.headers},
         "authorization": authorization is not None,
         "auth_scheme": authorization.split(" ", 1)[0] if authorization else None,

@@ -213,3 +213,10 @@ async def test_patch_body_that_is_not_json_is_400(sim: Sim) -> None:
     reply = await sim.request("PATCH", f"{API_PREFIX}/{CO_SELL_ID}", data=b"{not json",
                               headers={"Content-Type": "application/json"})
     assert reply.status == 400
+
+
+async def test_patch_body_that_is_not_utf8_is_400(sim: Sim) -> None:
+    reply = await sim.request("PATCH", f"{API_PREFIX}/{CO_SELL_ID}", data=b"\xff\xfe[]",
+                              headers={"Content-Type": "application/json"})
+    assert reply.status == 400
+    assert sim.log[-1]["status"] == 400
