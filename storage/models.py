@@ -24,8 +24,9 @@ class Referral(SQLModel, table=True):
 
     __tablename__ = "referral"
     __table_args__ = (
-        Index("ix_referral_kind_status_created", "kind", "status", "created_at"),
-        Index("ix_referral_status_created", "status", "created_at"),
+        # newest-first paging: (created_at, id) both descending, so the LIMIT walks the index with no sort
+        Index("ix_referral_kind_status_created", "kind", "status", "created_at", "id"),
+        Index("ix_referral_status_created", "status", "created_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -103,7 +104,9 @@ class SyncRun(SQLModel, table=True):
     trigger: str = Field(default="schedule", max_length=16)
     mode: str = Field(default="full", max_length=16)
     status: str = Field(default="running", max_length=16)
-    started_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    started_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
     finished_at: datetime | None = _dt()
     pages: int = 0
     requests: int = 0

@@ -25,7 +25,7 @@ def list_referrals(
     rows = session.exec(
         select(Referral)
         .where(*where)
-        .order_by(col(Referral.created_at).desc(), col(Referral.id))
+        .order_by(col(Referral.created_at).desc(), col(Referral.id).desc())
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()

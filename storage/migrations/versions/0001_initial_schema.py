@@ -166,9 +166,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('referral', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_referral_customer_domain'), ['customer_domain'], unique=False)
-        batch_op.create_index('ix_referral_kind_status_created', ['kind', 'status', 'created_at'], unique=False)
+        batch_op.create_index('ix_referral_kind_status_created', ['kind', 'status', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_referral_lead_id'), ['lead_id'], unique=False)
-        batch_op.create_index('ix_referral_status_created', ['status', 'created_at'], unique=False)
+        batch_op.create_index('ix_referral_status_created', ['status', 'created_at', 'id'], unique=False)
 
     op.create_table('notification_outbox',
     sa.Column('id', sa.Integer(), nullable=False),
