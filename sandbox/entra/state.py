@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ DEFAULT_TENANT_ID = "8f5f3b2c-6a0e-4d1e-9a57-2b5b0c1f2e11"
 _GENERIC_TENANTS = {"organizations", "common", "consumers"}
 _USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ23456789"
 _RESERVED_SCOPES = {"openid", "profile", "offline_access"}
+_REQUEST_LOG_SIZE = 10_000
+_FORGET_AFTER = 3600  # seconds after expiry before a device code or access token is dropped (long demos)
 
 
 class TokenError(Exception):
@@ -81,7 +84,7 @@ class FakeEntra:
     poll_interval: int = 5
     default_username: str = DEFAULT_USERNAME
     allowed_client_ids: frozenset[str] | None = None  # None: any client id is a registered public client
-    requests: list[RequestRecord] = field(default_factory=list)
+    requests: deque[RequestRecord] = field(default_factory=lambda: deque(maxlen=_REQUEST_LOG_SIZE))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _device_codes: dict[str, DeviceCode] = field(default_factory=dict, repr=False)
     _refresh_tokens: dict[str, Grant] = field(default_factory=dict, repr=False)
@@ -235,8 +238,17 @@ class FakeEntra:
             if code not in taken:
                 return code
 
+    def _forget_expired(self, now: float) -> None:
+        for token, info in list(self._access_tokens.items()):
+            if info.expires_at < now - _FORGET_AFTER:
+                del self._access_tokens[token]
+        for device_code, code in list(self._device_codes.items()):
+            if code.expires_at < now - _FORGET_AFTER:
+                del self._device_codes[device_code]
+
     def _issue(self, base_url: str, grant: Grant) -> dict[str, Any]:
         now = int(time.time())
+        self._forget_expired(now)
         access_token = secrets.token_urlsafe(48)
         refresh_token = secrets.token_urlsafe(64)
         self._access_tokens[access_token] = AccessToken(
