@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -164,7 +164,7 @@ class PartnerCenterClient:
         *,
         filter: str | None = DEFAULT_FILTER,
         orderby: str | None = "createdDateTime desc",
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         """Yield pages one at a time, following `@odata.nextLink` verbatim until it is absent or max_pages."""
         self.truncated = False
         url: str | None = self.list_url(filter=filter, orderby=orderby)

@@ -29,21 +29,47 @@ class LeadLinks:
     created: set[str]  # domains whose lead was created now
 
 
-def ensure_leads(session: Session, candidates: Collection[LeadCandidate], *, now: datetime) -> LeadLinks:
-    """The lead of every candidate's domain, creating missing ones (company = customer name,
+def _score_values(
+    scan: DomainScan | None, *, has_co_sell: bool, co_sell_boost: int, now: datetime
+) -> dict[str, Any]:
+    result = score_lead(
+        scan.provider if scan is not None else None,
+        mx_hosts=scan.mx_hosts if scan is not None else None,
+        has_co_sell=has_co_sell,
+        co_sell_boost=co_sell_boost,
+    )
+    return {"segment": result.segment, "score": result.score, "score_reasons": result.reasons, "updated_at": now}
+
+
+def ensure_leads(
+    session: Session,
+    candidates: Collection[LeadCandidate],
+    *,
+    now: datetime,
+    scans: Mapping[str, DomainScan],
+    co_sell_domains: Collection[str],
+    co_sell_boost: int,
+) -> LeadLinks:
+    """The lead of every candidate's domain, creating missing ones already scored (company = customer name,
     `source="partner_center"`, `external_id` = the first referral seen for that domain)."""
     domains = {c.domain for c in candidates}
     if not domains:
         return LeadLinks({}, set())
     lead_ids = sync_repo.lead_ids_by_domain(session, domains)
-    new: dict[str, tuple[str | None, str]] = {}
+    rows: dict[str, dict[str, Any]] = {}
     for c in candidates:
-        if c.domain not in lead_ids and c.domain not in new:
-            new[c.domain] = (c.company, c.referral_id)
-    created = sync_repo.create_leads(session, new, now=now) if new else set()
-    if new:
-        lead_ids.update(sync_repo.lead_ids_by_domain(session, new.keys()))
-    return LeadLinks(lead_ids, created)
+        if c.domain in lead_ids or c.domain in rows:
+            continue
+        rows[c.domain] = {
+            "domain": c.domain, "company": c.company, "source": "partner_center", "external_id": c.referral_id,
+            "created_at": now,
+            **_score_values(scans.get(c.domain), has_co_sell=c.domain in co_sell_domains,
+                            co_sell_boost=co_sell_boost, now=now),
+        }
+    if rows:
+        sync_repo.insert_leads(session, list(rows.values()))
+        lead_ids.update(sync_repo.lead_ids_by_domain(session, rows.keys()))
+    return LeadLinks(lead_ids, set(rows))
 
 
 def refresh_scores(
@@ -53,26 +79,22 @@ def refresh_scores(
     co_sell_boost: int,
     now: datetime,
     scans: Mapping[str, DomainScan] | None = None,
+    lead_ids: Mapping[str, int] | None = None,
 ) -> int:
     """Recompute segment/score/reasons of the leads on these domains; returns how many."""
     if not domains:
         return 0
-    leads = sync_repo.leads_for_scoring(session, domains)
+    if lead_ids is None:
+        leads = sync_repo.leads_for_scoring(session, domains)
+    else:
+        leads = [(lead_ids[d], d) for d in domains if d in lead_ids]
     if scans is None:
         scans = sync_repo.scans_by_domain(session, domains)
     co_sell = sync_repo.leads_with_co_sell(session, [lead_id for lead_id, _ in leads])
-    updates: list[dict[str, Any]] = []
-    for lead_id, domain in leads:
-        scan = scans.get(domain)
-        result = score_lead(
-            scan.provider if scan is not None else None,
-            mx_hosts=scan.mx_hosts if scan is not None else None,
-            has_co_sell=lead_id in co_sell,
-            co_sell_boost=co_sell_boost,
-        )
-        updates.append(
-            {"id": lead_id, "segment": result.segment, "score": result.score,
-             "score_reasons": result.reasons, "updated_at": now}
-        )
+    updates = [
+        {"id": lead_id, **_score_values(scans.get(domain), has_co_sell=lead_id in co_sell,
+                                        co_sell_boost=co_sell_boost, now=now)}
+        for lead_id, domain in leads
+    ]
     sync_repo.update_lead_scores(session, updates)
     return len(updates)

@@ -26,6 +26,11 @@ def parse_datetime(value: Any) -> datetime | None:
     """
     if not isinstance(value, str) or not value:
         return None
+    if len(value) == 28 and value[19] == "." and value[27] == "Z":  # the usual 2025-03-03T15:12:45.1234567Z
+        try:
+            return datetime.fromisoformat(value[:26]).replace(tzinfo=UTC)
+        except ValueError:
+            pass
     text = value.strip()
     if text[-1:] in ("Z", "z"):
         text = text[:-1] + "+00:00"

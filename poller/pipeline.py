@@ -17,6 +17,7 @@ Domain scans of new lead domains run in the background while paging continues an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from core.errors import NotSignedIn, UpstreamError, UpstreamRejected
 from core.settings import Settings
-from poller.client import DEFAULT_FILTER, PartnerCenterClient
+from poller.client import DEFAULT_FILTER, Page, PartnerCenterClient
 from poller.filtering import NO_DOMAIN
 from poller.leads import refresh_scores
 from poller.scan import DomainScanner, ScanResult
@@ -161,15 +162,27 @@ class _Run:
         self.db_lock = asyncio.Lock()
 
     async def sweep(self, *, filter: str, orderby: str, advance_watermark: bool) -> None:
+        """Store page after page; the next page is fetched while the current one is being stored (at most
+        two pages in memory). A fetch failure surfaces after the page before it has committed."""
         deps = self.deps
-        async for page in deps.client.iter_pages(filter=filter, orderby=orderby):
-            async with self.db_lock:
-                outcome = await asyncio.to_thread(
-                    _store_page, deps.engine, page.items, deps.settings, advance_watermark=advance_watermark
-                )
-            self.tally.add(outcome)
-            log.debug("page %d stored: %d items", page.number, len(page.items))
-            self._scan_later(outcome.scan_due)
+        pages = deps.client.iter_pages(filter=filter, orderby=orderby)
+        fetching: asyncio.Future[Page | None] = asyncio.ensure_future(anext(pages, None))
+        try:
+            while (page := await fetching) is not None:
+                fetching = asyncio.ensure_future(anext(pages, None))
+                async with self.db_lock:
+                    outcome = await asyncio.to_thread(
+                        _store_page, deps.engine, page.items, deps.settings, advance_watermark=advance_watermark
+                    )
+                self.tally.add(outcome)
+                log.debug("page %d stored: %d items", page.number, len(page.items))
+                self._scan_later(outcome.scan_due)
+        finally:
+            if not fetching.done():
+                fetching.cancel()
+            with contextlib.suppress(BaseException):
+                await fetching
+            await pages.aclose()
 
     def _scan_later(self, domains: set[str]) -> None:
         scanner = self.deps.scanner

@@ -107,15 +107,21 @@ def apply_page(
         else:
             outcome.unchanged += 1
 
-    # Leads first, so that new rows are inserted already linked.
+    # Leads first (created already scored), so that new rows are inserted already linked.
+    touched = {p.domain for p in [*new, *changed] if p.domain}
+    scans = sync_repo.scans_by_domain(session, touched) if touched else {}
     to_link = [
         p for p in [*new, *changed]
         if p.domain is not None and (p.record.id not in stored or stored[p.record.id].lead_id is None
                                      or stored[p.record.id].customer_domain != p.domain)
     ]
     links = ensure_leads(
-        session, [LeadCandidate(p.record.id, p.domain, p.record.customer_name) for p in to_link if p.domain],
+        session,
+        [LeadCandidate(p.record.id, p.domain, p.record.customer_name) for p in to_link if p.domain],
         now=now,
+        scans=scans,
+        co_sell_domains={p.domain for p in to_link if p.domain and p.kind == "co-sell"},
+        co_sell_boost=co_sell_boost,
     )
     outcome.leads_created = len(links.created)
     outcome.leads_linked = len(to_link)
@@ -147,9 +153,10 @@ def apply_page(
         updates = [rid for rid in changed_ids if rid in with_cards and rid not in pending]
         outcome.notified += sync_repo.add_outbox(session, updates, "update", now=now)
 
-    touched = {p.domain for p in [*new, *changed] if p.domain}
+    # Leads that existed before this page may have gained a co-sell referral: rescore them.
+    existing = touched - links.created
+    if existing:
+        refresh_scores(session, existing, co_sell_boost=co_sell_boost, now=now, scans=scans)
     if touched:
-        scans = sync_repo.scans_by_domain(session, touched)
-        refresh_scores(session, touched, co_sell_boost=co_sell_boost, now=now, scans=scans)
         outcome.scan_due = {d for d in touched if d not in scans or scans[d].scanned_at < now - rescan_after}
     return outcome

@@ -6,7 +6,7 @@ executemany inserts/updates, instead of one ORM object per row.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,10 +26,32 @@ CARD: Table = PostedCard.__table__  # type: ignore[attr-defined]
 
 # Columns the sync owns on a referral row (the rest belong to the bot: accepted_by_*, reminders …).
 SYNCED_COLUMNS: tuple[str, ...] = (
-    "engagement_id", "name", "kind", "direction", "status", "substatus", "status_reason", "referral_type",
-    "qualification", "invited_by_org_id", "invited_by_org_name", "customer_name", "customer_domain",
-    "country", "deal_value", "currency", "notes", "invite_notes", "etag", "created_at", "updated_at",
-    "expires_at", "accepted_at", "closed_at", "raw", "last_synced_at",
+    "engagement_id",
+    "name",
+    "kind",
+    "direction",
+    "status",
+    "substatus",
+    "status_reason",
+    "referral_type",
+    "qualification",
+    "invited_by_org_id",
+    "invited_by_org_name",
+    "customer_name",
+    "customer_domain",
+    "country",
+    "deal_value",
+    "currency",
+    "notes",
+    "invite_notes",
+    "etag",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "accepted_at",
+    "closed_at",
+    "raw",
+    "last_synced_at",
 )
 _IN_CHUNK = 500
 
@@ -86,7 +108,11 @@ def referrals_with_cards(session: Session, ids: Collection[str]) -> set[str]:
     """Which of these referrals have at least one posted card."""
     found: set[str] = set()
     for chunk in _chunks(list(ids)):
-        found.update(session.connection().execute(select(CARD.c.referral_id).where(CARD.c.referral_id.in_(chunk))).scalars())
+        found.update(
+            session.connection()
+            .execute(select(CARD.c.referral_id).where(CARD.c.referral_id.in_(chunk)))
+            .scalars()
+        )
     return found
 
 
@@ -123,22 +149,10 @@ def lead_ids_by_domain(session: Session, domains: Collection[str]) -> dict[str, 
     return found
 
 
-def create_leads(session: Session, leads: Mapping[str, tuple[str | None, str]], *, now: datetime) -> set[str]:
-    """Insert leads `{domain: (company, external_id)}` that do not exist yet; the domains actually created."""
-    if not leads:
-        return set()
-    before = set(lead_ids_by_domain(session, leads.keys()))
-    rows: list[dict[str, Any]] = [
-        {
-            "domain": domain, "company": company, "source": "partner_center", "external_id": external_id,
-            "segment": "Unknown", "score": 0, "score_reasons": [], "created_at": now, "updated_at": now,
-        }
-        for domain, (company, external_id) in leads.items()
-        if domain not in before
-    ]
+def insert_leads(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert lead rows; a domain that exists already (another process won the race) is left alone."""
     if rows:
         session.connection().execute(_insert_ignore(session, LEAD, ["domain"]), rows)
-    return {str(row["domain"]) for row in rows}
 
 
 def _insert_ignore(session: Session, table: Table, keys: list[str]) -> Any:
@@ -164,9 +178,12 @@ def leads_for_scoring(session: Session, domains: Collection[str]) -> list[tuple[
     """(id, domain) of the leads on these domains."""
     result: list[tuple[int, str]] = []
     for chunk in _chunks(sorted(domains)):
-        result.extend((row.id, row.domain) for row in session.connection().execute(
-            select(LEAD.c.id, LEAD.c.domain).where(LEAD.c.domain.in_(chunk))
-        ))
+        result.extend(
+            (row.id, row.domain)
+            for row in session.connection().execute(
+                select(LEAD.c.id, LEAD.c.domain).where(LEAD.c.domain.in_(chunk))
+            )
+        )
     return result
 
 
@@ -178,7 +195,8 @@ def update_lead_scores(session: Session, scores: list[dict[str, Any]]) -> None:
         update(LEAD)
         .where(LEAD.c.id == bindparam("b_id"))
         .values(
-            segment=bindparam("b_segment"), score=bindparam("b_score"),
+            segment=bindparam("b_segment"),
+            score=bindparam("b_score"),
             score_reasons=bindparam("b_score_reasons", type_=LEAD.c.score_reasons.type),
             updated_at=bindparam("b_updated_at", type_=LEAD.c.updated_at.type),
         )
