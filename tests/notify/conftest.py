@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import Session, col, select
 
 from bot.app import SERVICES, create_app
-from bot.dispatcher import DispatchOptions
+from bot.dispatcher import Dispatcher, DispatchOptions
 from bot.services import Services
 from sandbox.partner_center.app import create_app as create_simulator
 from sandbox.partner_center.faults import Faults
@@ -74,6 +74,19 @@ class Harness:
     async def restart(self) -> None:
         await self.stop()
         await self.start()
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        wake = self.services.wake_dispatcher
+        assert isinstance(getattr(wake, "__self__", None), Dispatcher)
+        return wake.__self__  # type: ignore[attr-defined, no-any-return]
+
+    async def passes(self, count: int = 3) -> None:
+        """Let the dispatcher run `count` more passes."""
+        target = self.dispatcher.passes + count
+        while self.dispatcher.passes < target:
+            self.dispatcher.wake()
+            await asyncio.sleep(0.02)
 
     @property
     def services(self) -> Services:

@@ -1,0 +1,190 @@
+"""Delivery under stress: no sales channel yet, restarts, 429 storms, 5xx bursts, Teams' throttling, reminders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bot.app import SERVICES, create_app
+from sandbox.partner_center.store import format_timestamp
+from tests.bot.conftest import bot_settings
+from tests.notify.conftest import ADMIN, CHANNEL_ID, FAST, Harness, card_text, co_sell
+
+UNLIMITED = ((1.0, 10_000),)
+
+
+def assert_each_posted_once(h: Harness, referral_ids: list[str]) -> None:
+    counts = Counter(rid for s in h.creates() for rid in referral_ids if rid in card_text(s.card or {}))
+    assert [rid for rid in referral_ids if counts[rid] != 1] == [], "lost or duplicated cards"
+    assert len(h.creates()) == len(referral_ids)
+    assert sorted(p.referral_id for p in h.posted()) == sorted(referral_ids)
+    assert len({s.activity_id for s in h.creates()}) == len(referral_ids)
+
+
+async def test_posts_wait_for_a_sales_channel(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    referrals = [co_sell() for _ in range(3)]
+    h.store.add_many(referrals)
+    await h.start()
+    await h.post(h.teams.bot_added_to_team())  # installed, but nobody said `notify here` yet
+    await h.sync()
+    await h.passes(3)
+    assert h.creates() == []
+    assert len(h.pending()) == 3  # kept, not lost
+
+    await h.post(h.teams.message("notify here", where="channel", user=ADMIN))
+    await h.settle()
+    assert_each_posted_once(h, [r["id"] for r in referrals])
+
+
+async def test_sales_channel_id_setting_is_used_on_install(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    h.settings_overrides["sales_channel_id"] = CHANNEL_ID
+    referral = co_sell()
+    h.store.add(referral)
+    await h.start()
+    await h.post(h.teams.bot_added_to_team())
+    await h.sync()
+    await h.settle()
+    assert_each_posted_once(h, [referral["id"]])
+
+
+async def test_restart_between_sync_and_dispatch_loses_nothing(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    await h.start()
+    await h.install()
+    await h.stop()
+    referrals = [co_sell() for _ in range(30)]
+    h.store.add_many(referrals)
+
+    # the sync runs while no dispatcher is running (a bot app that is never started)
+    offline = create_app(bot_settings(h.database_url, h.simulator.url))
+    run = await offline[SERVICES].sync.run("manual")
+    assert run.status == "success", run
+    offline.freeze()
+    await offline.cleanup()
+    assert len(h.pending()) == 30 and h.creates() == []
+
+    await h.start()  # a new bot process on the same database
+    await h.settle()
+    assert_each_posted_once(h, [r["id"] for r in referrals])
+    await h.sync()
+    await h.settle()
+    assert len(h.creates()) == 30
+
+
+async def test_restart_in_the_middle_of_dispatch_loses_and_duplicates_nothing(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    h.options = replace(FAST, limits=((1.0, 4),))  # slow enough to stop half-way
+    referrals = [co_sell() for _ in range(24)]
+    h.store.add_many(referrals)
+    await h.start()
+    await h.install()
+    await h.sync()
+    await h.connector.wait_for(lambda c: len(c.of("create")) >= 6)
+    await h.restart()
+    assert len(h.creates()) < 24
+    await h.settle(timeout=60)
+    assert_each_posted_once(h, [r["id"] for r in referrals])
+
+
+async def test_429_storms_and_5xx_bursts_over_220_cards(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    h.options = replace(FAST, limits=UNLIMITED)
+    referrals = [co_sell() for _ in range(220)]
+    h.store.add_many(referrals)
+    await h.start()
+    await h.install()
+
+    async def storms() -> None:
+        bursts = [(429, 5), (503, 4), (502, 7), (429, 9), (504, 3), (412, 2), (500, 6)]
+        for n, (status, count) in enumerate(bursts * 3):
+            await h.connector.wait_for(lambda c, n=n: len(c.of("create")) >= 10 * (n + 1), timeout=60)
+            h.connector.fail_next(status, count, retry_after=0.05 if status == 429 else None)
+
+    storm = asyncio.create_task(storms())
+    await h.sync()
+    await h.settle(timeout=120)
+    await storm
+    assert h.connector.failed >= 100
+    assert_each_posted_once(h, [r["id"] for r in referrals])
+    assert any(row.attempts > 0 for row in h.outbox())  # some rows were put back and retried later
+    assert all(row.done_at is not None for row in h.outbox())
+
+
+async def test_teams_throttling_is_respected(sqlite_harness: Harness) -> None:
+    """With Teams' real per-thread limits the throttling connector never has to say 429."""
+    h = sqlite_harness
+    h.connector.throttle = True
+    referrals = [co_sell() for _ in range(20)]
+    h.store.add_many(referrals)
+    await h.start()
+    await h.install()
+    await asyncio.sleep(2.1)  # the welcome and `notify here` replies count in the thread's 1 s and 2 s windows too
+    await h.sync()
+    await h.settle(timeout=60)
+    assert_each_posted_once(h, [r["id"] for r in referrals])
+    assert h.connector.failed == 0
+
+
+async def test_throttled_by_teams_waits_for_retry_after(sqlite_harness: Harness) -> None:
+    """A limiter looser than Teams' meets 429 Retry-After: 1 and still delivers every card once."""
+    h = sqlite_harness
+    h.connector.throttle = True
+    h.options = replace(FAST, limits=UNLIMITED, inline_attempts=10)
+    referrals = [co_sell() for _ in range(16)]
+    h.store.add_many(referrals)
+    await h.start()
+    await h.install()
+    await h.sync()
+    await h.settle(timeout=60)
+    assert h.connector.failed > 0
+    assert_each_posted_once(h, [r["id"] for r in referrals])
+
+
+async def test_edits_survive_failures_and_are_never_reposts(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    referrals = [co_sell() for _ in range(5)]
+    h.store.add_many(referrals)
+    await h.start()
+    await h.install()
+    await h.sync()
+    await h.settle()
+    for r in referrals:
+        h.store.update(r["id"], {"status": "Closed", "substatus": "Won"})
+    h.connector.fail_next(503, 12)
+    await h.sync()
+    await h.settle(timeout=60)
+    for r in referrals:
+        root = h.card_of(r["id"]).activity_id
+        assert "Closed / Won" in card_text(h.updates(root)[-1].card or {})
+    assert len(h.creates()) == 5
+
+
+async def test_one_reminder_per_card_before_expiry(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    h.settings_overrides["reminder_hours"] = 24
+    soon = format_timestamp(datetime.now(UTC) + timedelta(hours=5))
+    expiring = co_sell(expirationDateTime=soon)
+    later = co_sell()  # 14 days
+    accepted = co_sell(expirationDateTime=soon, status="Active", substatus="Accepted")
+    h.store.add_many([expiring, later, accepted])
+    await h.start()
+    await h.install()
+    await h.sync()
+    await h.settle()
+    root = h.card_of(expiring["id"]).activity_id
+    await h.connector.wait_for(lambda c: bool(c.of("reply")))
+    await h.passes(5)
+    await h.restart()
+    await h.passes(3)
+
+    replies = [s for s in h.connector.of("reply") if "expires in" in s.text]
+    assert len(replies) == 1
+    assert replies[0].conversation_id == f"{CHANNEL_ID};messageid={root}"
+    assert "expires in 4 h" in replies[0].text and "not accepted yet" in replies[0].text
+    [card] = h.posted(expiring["id"])
+    assert card.reminder_sent_at is not None and h.referral(expiring["id"]).reminder_sent_at is not None
+    assert h.posted(later["id"])[0].reminder_sent_at is None
