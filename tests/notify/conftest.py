@@ -33,7 +33,7 @@ from tests.fakes.connector import FakeConnector, Sent
 FAST = DispatchOptions(backoff_base=0.02, backoff_cap=0.2, row_backoff_base=0.05, row_backoff_cap=0.5,
                        stop_grace=2.0)
 
-__all__ = ["ADMIN", "CHANNEL_ID", "Harness", "card_text", "co_sell", "Sent"]
+__all__ = ["ADMIN", "CHANNEL_ID", "Harness", "Sent", "card_text", "co_sell"]
 
 
 def co_sell(**changes: Any) -> dict[str, Any]:
@@ -77,9 +77,9 @@ class Harness:
 
     @property
     def dispatcher(self) -> Dispatcher:
-        wake = self.services.wake_dispatcher
-        assert isinstance(getattr(wake, "__self__", None), Dispatcher)
-        return wake.__self__  # type: ignore[attr-defined, no-any-return]
+        dispatcher = getattr(self.services.wake_dispatcher, "__self__", None)
+        assert isinstance(dispatcher, Dispatcher)
+        return dispatcher
 
     async def passes(self, count: int = 3) -> None:
         """Let the dispatcher run `count` more passes."""
@@ -137,7 +137,7 @@ class Harness:
     def referral(self, referral_id: str) -> Referral:
         row = self.query(lambda s: s.get(Referral, referral_id))
         assert row is not None, referral_id
-        return row  # type: ignore[no-any-return]
+        return row
 
     def posted(self, referral_id: str | None = None) -> list[PostedCard]:
         def fn(s: Session) -> list[PostedCard]:
@@ -145,13 +145,13 @@ class Harness:
             if referral_id is not None:
                 q = q.where(PostedCard.referral_id == referral_id)
             return list(s.exec(q).all())
-        return self.query(fn)  # type: ignore[no-any-return]
+        return self.query(fn)
 
     def outbox(self) -> list[NotificationOutbox]:
-        return self.query(lambda s: list(s.exec(select(NotificationOutbox).order_by(col(NotificationOutbox.id)))))  # type: ignore[no-any-return]
+        return self.query(lambda s: list(s.exec(select(NotificationOutbox).order_by(col(NotificationOutbox.id)))))
 
     def audits(self) -> list[AcceptAudit]:
-        return self.query(lambda s: list(s.exec(select(AcceptAudit).order_by(col(AcceptAudit.id)))))  # type: ignore[no-any-return]
+        return self.query(lambda s: list(s.exec(select(AcceptAudit).order_by(col(AcceptAudit.id)))))
 
     def pending(self) -> list[NotificationOutbox]:
         return [row for row in self.outbox() if row.done_at is None]
@@ -161,7 +161,8 @@ class Harness:
         deadline = asyncio.get_running_loop().time() + timeout
         while self.pending():
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"outbox never drained: {[(r.referral_id, r.event, r.last_error) for r in self.pending()]}")
+                left = [(r.referral_id, r.event, r.last_error) for r in self.pending()]
+                raise AssertionError(f"outbox never drained: {left}")
             await asyncio.sleep(0.05)
 
     # -- the connector --------------------------------------------------------------------------------------
@@ -211,7 +212,9 @@ async def harness(database_url: str, simulator: NotifySimulator, connector: Fake
 
 
 @pytest.fixture
-async def sqlite_harness(sqlite_url: str, simulator: NotifySimulator, connector: FakeConnector) -> AsyncIterator[Harness]:
+async def sqlite_harness(
+    sqlite_url: str, simulator: NotifySimulator, connector: FakeConnector
+) -> AsyncIterator[Harness]:
     h = Harness(sqlite_url, simulator, connector)
     yield h
     await h.stop()

@@ -6,10 +6,12 @@ import asyncio
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from bot.app import SERVICES, create_app
 from sandbox.partner_center.store import format_timestamp
 from tests.bot.conftest import bot_settings
+from tests.fakes.connector import FakeConnector
 from tests.notify.conftest import ADMIN, CHANNEL_ID, FAST, Harness, card_text, co_sell
 
 UNLIMITED = ((1.0, 10_000),)
@@ -101,8 +103,11 @@ async def test_429_storms_and_5xx_bursts_over_220_cards(sqlite_harness: Harness)
     async def storms() -> None:
         bursts = [(429, 5), (503, 4), (502, 7), (429, 9), (504, 3), (412, 2), (500, 6)]
         for n, (status, count) in enumerate(bursts * 3):
-            await h.connector.wait_for(lambda c, n=n: len(c.of("create")) >= 10 * (n + 1), timeout=60)
+            await h.connector.wait_for(partial(posted_at_least, 10 * (n + 1)), timeout=60)
             h.connector.fail_next(status, count, retry_after=0.05 if status == 429 else None)
+
+    def posted_at_least(count: int, connector: FakeConnector) -> bool:
+        return len(connector.of("create")) >= count
 
     storm = asyncio.create_task(storms())
     await h.sync()
