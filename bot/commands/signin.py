@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,8 +13,6 @@ from poller import signin
 from poller.signin import PendingSignIn, SignInManager, SignInOutcome
 from storage.conversations import personal_chat_of
 from storage.models import SyncRun
-
-log = logging.getLogger(__name__)
 
 _MANAGER_KEY = "signin"
 
