@@ -130,6 +130,10 @@ class Dispatcher:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="notification-dispatcher")
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -204,7 +208,8 @@ class Dispatcher:
             error = f"{type(exc).__name__}: {exc}"
         now = self.services.now()
         if error is None:
-            await self.services.db(repo.finish_job, job.id, now=now)
+            if await self.services.db(repo.finish_job, job.id, now=now, card_hash=self._hash):
+                self.wake()  # the referral changed while we were sending: its edit is queued
         else:
             delay = jittered(self.options.row_backoff_base, job.attempts, self.options.row_backoff_cap)
             log.warning("notification will be retried",
@@ -278,15 +283,7 @@ class Dispatcher:
                 now=self.services.now(),
             )
             log.info("referral card posted", extra={"referral_id": referral.id, "channel": channel.conversation_id})
-        await self._catch_up(referral.id, posted_hash)
         return "; ".join(errors) or None
-
-    async def _catch_up(self, referral_id: str, shown_hash: str) -> None:
-        """The referral changed while we were sending: queue an edit so the cards show its latest state."""
-        referral, lead = await self._current(referral_id)
-        if referral is not None and self._hash(referral, lead) != shown_hash:
-            await self.services.db(repo.enqueue, referral_id, "update", now=self.services.now())
-            self.wake()
 
     async def _update(self, job: repo.Job) -> str | None:
         referral, lead = await self._current(job.referral_id)
@@ -313,8 +310,6 @@ class Dispatcher:
                 continue
             await self.services.db(repo.set_card_hash, posted.id, wanted)
             log.info("referral card edited", extra={"referral_id": referral.id, "channel": posted.conversation_id})
-        if not errors:
-            await self._catch_up(referral.id, wanted)
         return "; ".join(errors) or None
 
     # -- reminders ----------------------------------------------------------------------------------
@@ -345,9 +340,13 @@ class Dispatcher:
 
 
 def start_dispatcher(services: Services) -> Dispatcher:
-    """Start the one dispatcher loop of this process and wire its wake-up to syncs and `notify here`."""
+    """Start the one dispatcher loop of these services and wire its wake-up to syncs and `notify here`."""
+    running = services.extras.get("dispatcher")
+    if isinstance(running, Dispatcher) and running.running:
+        return running
     options = services.extras.get("dispatch_options")
     dispatcher = Dispatcher(services, options if isinstance(options, DispatchOptions) else None)
+    services.extras["dispatcher"] = dispatcher
     services.wake_dispatcher = dispatcher.wake
     on_finished = getattr(services.sync, "on_finished", None)
     if isinstance(on_finished, list):

@@ -5,7 +5,7 @@ Every function takes a Session and runs inside the caller's transaction (`Servic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,11 +80,38 @@ def claim_due(
     return jobs
 
 
-def finish_job(session: Session, job_id: int, *, now: datetime, note: str | None = None) -> None:
+def finish_job(
+    session: Session,
+    job_id: int,
+    *,
+    now: datetime,
+    card_hash: Callable[[Referral, Lead | None], str] | None = None,
+) -> bool:
+    """Mark a row done. With `card_hash`: if any posted copy (in a channel we still know) no longer matches the
+    referral as stored now, queue an `update` in the same transaction and return True.
+
+    This closes the gap between our last read and a sync that changed the referral meanwhile (the sync adds no
+    second `update` row while ours is still pending).
+    """
     row = session.get(NotificationOutbox, job_id)
-    if row is not None:
-        row.done_at = now
-        row.last_error = note[:MAX_ERROR] if note else row.last_error
+    if row is None:
+        return False
+    row.done_at = now
+    if card_hash is None:
+        return False
+    referral, lead = referral_and_lead(session, row.referral_id)
+    if referral is None:
+        return False
+    query = (
+        select(PostedCard.card_hash)
+        .join(ConversationRef, col(ConversationRef.conversation_id) == col(PostedCard.conversation_id))
+        .where(PostedCard.referral_id == referral.id)
+    )
+    shown = set(session.exec(query).all())
+    if shown and shown != {card_hash(referral, lead)}:
+        enqueue(session, referral.id, "update", now=now)
+        return True
+    return False
 
 
 def retry_job(session: Session, job_id: int, *, at: datetime, error: str, count_attempt: bool = True) -> None:
