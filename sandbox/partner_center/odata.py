@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 DATE_FIELDS = frozenset({"createdDateTime", "updatedDateTime"})
@@ -84,6 +84,7 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 class Literal:
     value: Any
     kind: str  # string | guid | datetime | number | bool | null
+    ticks: int | None = None  # datetimes: 100-ns ticks, the precision Partner Center timestamps carry
 
 
 @dataclass(frozen=True)
@@ -208,12 +209,12 @@ class _Parser:
         if token.kind == "string":
             value = token.text[1:-1].replace("''", "'")
             if _looks_like_datetime(value):
-                return Literal(parse_datetime(value), "datetime")
+                return _datetime_literal(value)
             if _GUID_FULL.fullmatch(value):  # ids compare case-insensitively, quoted or not
                 return Literal(value.lower(), "guid")
             return Literal(value, "string")
         if token.kind == "datetime":
-            return Literal(parse_datetime(token.text), "datetime")
+            return _datetime_literal(token.text)
         if token.kind == "guid":
             return Literal(token.text.lower(), "guid")
         if token.kind == "number":
@@ -245,6 +246,29 @@ def parse_datetime(value: str) -> datetime:
     except ValueError as exc:
         raise ODataError(f"Invalid datetime value {value!r}") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_FRACTION = re.compile(r"(.*?\d{2}:\d{2}:\d{2})\.(\d+)(.*)")
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def datetime_ticks(value: str) -> int:
+    """100-ns ticks since 1970, keeping all 7 fractional digits (a datetime would drop the 7th)."""
+    text, fraction = value.strip(), 0
+    match = _FRACTION.fullmatch(text)
+    if match:
+        text = match.group(1) + match.group(3)
+        fraction = int(match.group(2)[:7].ljust(7, "0"))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ODataError(f"Invalid datetime value {value!r}") from exc
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return (parsed - _UNIX_EPOCH) // timedelta(seconds=1) * 10_000_000 + fraction
+
+
+def _datetime_literal(text: str) -> Literal:
+    return Literal(parse_datetime(text), "datetime", datetime_ticks(text))
 
 
 def parse_filter(text: str) -> Node:
@@ -286,11 +310,11 @@ def resolve(document: Any, path: tuple[str, ...]) -> Any:
     return current
 
 
-def _as_datetime(value: Any) -> datetime | None:
+def _as_ticks(value: Any) -> int | None:
     if not isinstance(value, str):
         return None
     try:
-        return parse_datetime(value)
+        return datetime_ticks(value)
     except ODataError:
         return None
 
@@ -301,10 +325,10 @@ def _compare(node: Comparison, document: Any) -> bool:
         return False
     literal = node.literal
     if literal.kind == "datetime":
-        parsed = _as_datetime(value)
-        if parsed is None:
+        ticks = _as_ticks(value)
+        if ticks is None or literal.ticks is None:
             return False
-        return parsed > literal.value if node.op == "gt" else parsed == literal.value
+        return ticks > literal.ticks if node.op == "gt" else ticks == literal.ticks
     if literal.kind == "guid":
         return isinstance(value, str) and value.lower() == literal.value
     if literal.kind == "string":
@@ -368,9 +392,7 @@ def parse_orderby(text: str | None) -> list[OrderBy]:
     return keys
 
 
-_EPOCH = datetime(1, 1, 2, tzinfo=UTC)
-
-
-def sort_key_value(document: Mapping[str, Any], field: str) -> datetime:
-    """A referral's datetime for sorting; missing or unparseable values sort as the earliest."""
-    return _as_datetime(document.get(field)) or _EPOCH
+def sort_key_value(document: Mapping[str, Any], field: str) -> int:
+    """A referral's datetime (as ticks) for sorting; missing or unparseable values sort as the earliest."""
+    ticks = _as_ticks(document.get(field))
+    return -(2**63) if ticks is None else ticks

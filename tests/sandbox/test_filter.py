@@ -165,3 +165,17 @@ async def test_quoted_guid_is_case_insensitive_and_related_referrals_link_works(
     related = (await sim.get(f"/v1.0/engagements/referrals/{CLOSED_ID}")).json["links"]["relatedReferrals"]["uri"]
     query = related.split("?", 1)[1].removeprefix("$filter=")
     assert await _ids(sim, filter=query) == [CLOSED_ID]
+
+
+async def test_gt_compares_all_seven_fractional_digits(make_sim: SimFactory) -> None:
+    a, b = "2025-07-01T00:00:00.1234560Z", "2025-07-01T00:00:00.1234567Z"
+    referrals = [
+        {"id": "a", "createdDateTime": a, "updatedDateTime": a},
+        {"id": "b", "createdDateTime": b, "updatedDateTime": b},
+    ]
+    sim = await make_sim(referrals)
+    assert await _ids(sim, filter="updatedDateTime gt 2025-07-01T00:00:00.123456Z") == ["b"]
+    assert await _ids(sim, filter="updatedDateTime gt 2025-07-01T00:00:00.1234566Z") == ["b"]
+    assert await _ids(sim, filter="updatedDateTime gt 2025-07-01T00:00:00.1234567Z") == []
+    assert await _ids(sim, filter="updatedDateTime gt 2025-07-01T02:00:00.1234559+02:00") == ["a", "b"]
+    assert await _ids(sim, orderby="updatedDateTime desc") == ["b", "a"]
