@@ -79,7 +79,9 @@ def seeded_store(generate: int, seed: int) -> ReferralStore:
     return store
 
 
-async def serve_app(app: web.Application, port: int = 0, ssl_context: Any = None) -> tuple[web.AppRunner, str]:
+async def serve_app(
+    app: web.Application, port: int = 0, ssl_context: Any = None
+) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, port, ssl_context=ssl_context).start()
@@ -112,7 +114,11 @@ class DemoStack:
 
     options: DemoOptions
     store: ReferralStore = field(init=False)
-    entra: fake_entra.FakeEntra = field(default_factory=lambda: fake_entra.FakeEntra(poll_interval=2))
+    entra: fake_entra.FakeEntra = field(
+        default_factory=lambda: fake_entra.FakeEntra(
+            poll_interval=2, allowed_client_ids=frozenset({DEMO_CLIENT_ID})
+        )
+    )
     urls: dict[str, str] = field(default_factory=dict)
     bot: subprocess.Popen[bytes] | None = None
     playground: Playground | None = None
@@ -144,7 +150,9 @@ class DemoStack:
     async def _start_sandbox(self) -> None:
         self.store = seeded_store(self.options.generate, self.options.seed)
         tls = fake_entra.generate_tls(self.ca_file, self.options.state_dir / "tls", include_public_roots=True)
-        runner, self.urls["entra"] = await serve_app(fake_entra.create_app(self.entra), 0, tls.server_context())
+        runner, self.urls["entra"] = await serve_app(
+            fake_entra.create_app(self.entra), 0, tls.server_context()
+        )
         self._runners.append(runner)
 
         def valid(token: str) -> bool:  # the static demo token, or one the fake Entra issued at /login
@@ -194,7 +202,9 @@ class DemoStack:
             self.bot = spawn([sys.executable, "-m", "bot"], env=self.bot_env(port), cwd=ROOT, log=log)
         await self._wait_ready(f"{self.urls['bot']}/readyz", self.bot, self.logs / "bot.log")
 
-    async def _wait_ready(self, url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    async def _wait_ready(
+        self, url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+    ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         async with httpx.AsyncClient(timeout=5) as http:
@@ -225,8 +235,10 @@ class DemoStack:
             await asyncio.sleep(random.uniform(low, high))
             referral = self.store.add(make_referral("co-sell", direction="Incoming"))
             name = (referral.get("customerProfile") or {}).get("name", "?")
-            say(f"[sandbox] new co-sell referral from {name}: its card follows the next sync "
-                f"(every {self.options.poll_interval} s)")
+            say(
+                f"[sandbox] new co-sell referral from {name}: its card follows the next sync "
+                f"(every {self.options.poll_interval} s)"
+            )
 
     async def _announce_sign_ins(self) -> None:
         """Print an approve link for every `/login` device code the fake Entra hands out."""
@@ -235,8 +247,10 @@ class DemoStack:
             for code in self.entra.pending_user_codes():
                 if code not in seen:
                     seen.add(code)
-                    say(f"[entra] /login is waiting for code {code}. Approve it: "
-                        f"{self.urls['console']}/approve?code={code}")
+                    say(
+                        f"[entra] /login is waiting for code {code}. Approve it: "
+                        f"{self.urls['console']}/approve?code={code}"
+                    )
             await asyncio.sleep(1)
 
     def dead_child(self) -> str | None:
@@ -357,11 +371,17 @@ async def _until(stop: asyncio.Event, work: Awaitable[None]) -> None:
 
 def parse_args(argv: list[str] | None = None) -> DemoOptions:
     parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--no-playground", action="store_true", help="run without Agents Playground (headless)")
+    parser.add_argument(
+        "--no-playground", action="store_true", help="run without Agents Playground (headless)"
+    )
     parser.add_argument("--playground-port", type=int, default=56150)
     parser.add_argument("--bot-port", type=int, default=0, help="0: any free port")
-    parser.add_argument("--state-dir", type=Path, default=ROOT / ".demo", help="database, CA, logs (default .demo)")
-    parser.add_argument("--generate", type=int, default=25, help="generated referrals besides the documented 5")
+    parser.add_argument(
+        "--state-dir", type=Path, default=ROOT / ".demo", help="database, CA, logs (default .demo)"
+    )
+    parser.add_argument(
+        "--generate", type=int, default=25, help="generated referrals besides the documented 5"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--poll-interval", type=int, default=15, help="seconds between scheduled syncs")
     parser.add_argument("--no-trickle", action="store_true", help="no new co-sell referral every 45-60 s")

@@ -29,8 +29,14 @@ from tests.e2e.playground_page import ChatPage
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 POLL_SECONDS = 3  # the bot's scheduled sync in the tests: a new referral's card follows within a few seconds
 
@@ -72,6 +78,16 @@ class Stack:
         self.playground_url: str = info["playground"]
         self.partner_center_url: str = info["partner_center"]
         self.token: str = info["token"]
+        self.console_url: str = info["console"]
+
+    def pending_sign_in_codes(self) -> list[str]:
+        codes: list[str] = httpx.get(f"{self.console_url}/pending", timeout=10).json()["pending"]
+        return codes
+
+    def approve_sign_in(self, code: str) -> None:
+        """What the person does on the sign-in page: the demo console's plain-HTTP approve link."""
+        response = httpx.get(f"{self.console_url}/approve", params={"code": code}, timeout=10)
+        assert response.status_code == 200, response.text
 
     def add_referral(self, referral: dict[str, Any]) -> None:
         response = httpx.post(f"{self.partner_center_url}/_sandbox/referrals", json=referral, timeout=10)
@@ -94,11 +110,28 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ready = state / "ready.json"
     log = (state / "demo.out").open("wb")
     args = [
-        sys.executable, "-m", "sandbox.demo", "--state-dir", str(state), "--ready-file", str(ready),
-        "--no-trickle", "--generate", "5", "--poll-interval", str(POLL_SECONDS), "--playground-port", str(_free_port()),
+        sys.executable,
+        "-m",
+        "sandbox.demo",
+        "--state-dir",
+        str(state),
+        "--ready-file",
+        str(ready),
+        "--no-trickle",
+        "--generate",
+        "5",
+        "--poll-interval",
+        str(POLL_SECONDS),
+        "--playground-port",
+        str(_free_port()),
     ]
     process = subprocess.Popen(
-        args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=child_preexec
+        args,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=child_preexec,
     )
     try:
         deadline = time.monotonic() + 120

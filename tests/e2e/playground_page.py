@@ -45,6 +45,11 @@ class ChatPage:
         self.page.keyboard.press("Enter")
         return self._new_message(messages, before, expect, timeout)
 
+    def say_nothing(self, expect: str, timeout: float = 20_000) -> Any:
+        """Wait for a bot message containing `expect` that the bot sends by itself (after the last one shown)."""
+        messages = self.page.locator(OUTPUT_CARD)
+        return self._new_message(messages, max(0, messages.count() - 1), expect, timeout)
+
     def _new_message(self, messages: Any, before: int, expect: str, timeout: float) -> Any:
         deadline = self.page.evaluate("Date.now()") + timeout
         while self.page.evaluate("Date.now()") < deadline:

@@ -74,6 +74,18 @@ def test_lead_in_personal_chat(chat: ChatPage) -> None:
     assert "nobody-here.com" in unknown.inner_text()
 
 
+def test_login_with_a_device_code(chat: ChatPage, stack: Stack) -> None:
+    card = chat.say("/login", expect="Sign in to Partner Center")
+    codes = stack.pending_sign_in_codes()
+    assert len(codes) == 1, codes
+    assert codes[0] in card.inner_text()  # the card shows the code the person types on the sign-in page
+    assert "Open sign-in page" in buttons(card)
+
+    stack.approve_sign_in(codes[0])
+    done = chat.say_nothing(expect="Signed in to Partner Center as", timeout=30_000)
+    assert "admin@contoso.example" in done.inner_text()
+
+
 # -- the sales channel (every message @mentions the bot through the @ popup) ------------------------------
 
 
@@ -96,7 +108,8 @@ def test_new_co_sell_card_arrives_and_accept_changes_it(chat: ChatPage, stack: S
     referral_id = new_co_sell(stack, company, domain)
 
     thread = chat.thread(company)
-    thread.wait_for(timeout=CARD_WAIT_MS)  # nobody typed anything: the scheduled sync and the dispatcher did it
+    # nobody typed anything: the scheduled sync and the dispatcher posted it
+    thread.wait_for(timeout=CARD_WAIT_MS)
     card = thread.locator(".ac-adaptiveCard").first
     text = card.inner_text()
     assert domain in text and "New" in text
