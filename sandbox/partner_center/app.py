@@ -44,6 +44,7 @@ from sandbox.partner_center.store import ReferralStore
 
 API_PREFIX = "/v1.0/engagements/referrals"
 ADMIN_PREFIX = "/_sandbox"
+MAX_LOGGED_REQUESTS = 10_000
 LOGGED_HEADERS = ("If-Match", "Prefer", "client-request-id", "Content-Type", "Accept")
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,10 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
         response.headers["client-request-id"] = client_request_id
     if entry is not None:
         entry["status"] = response.status
-        request.app[REQUEST_LOG_KEY].append(entry)
+        entries = request.app[REQUEST_LOG_KEY]
+        entries.append(entry)
+        if len(entries) > MAX_LOGGED_REQUESTS:  # long demos: keep the most recent ones
+            del entries[: len(entries) - MAX_LOGGED_REQUESTS]
     return response
 
 

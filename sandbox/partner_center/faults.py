@@ -44,6 +44,15 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+        for name in ("retry_after", "delay"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+                raise ValueError(f"{name} must be a non-negative number")
+        if not isinstance(self.http_date, bool):
+            raise ValueError("http_date must be true or false")
+        for name in ("method", "path_prefix"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string or null")
         if self.count is not None and (not isinstance(self.count, int) or self.count < 1):
             raise ValueError("count must be a positive integer or null")
         if self.kind == "error" and self.status not in ERROR_STATUSES:

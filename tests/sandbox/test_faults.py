@@ -111,8 +111,10 @@ async def test_faults_over_http(sim: Sim) -> None:
         async with admin.post(sim.url("/_sandbox/faults"), json={"kind": "explode"}) as response:
             assert response.status == 400
             assert "explode" in (await response.json())["error"]["message"]
-        async with admin.post(sim.url("/_sandbox/faults"), json={"kind": "error", "status": 418}) as response:
-            assert response.status == 400
+        for bad in ({"kind": "error", "status": 418}, {"kind": "throttle", "retry_after": "soon"},
+                    {"kind": "slow", "delay": -1}, {"kind": "throttle", "count": 0}, {"kind": "error", "x": 1}):
+            async with admin.post(sim.url("/_sandbox/faults"), json=bad) as response:
+                assert response.status == 400, bad
         async with admin.post(sim.url("/_sandbox/faults"), json={"kind": "slow", "count": None,
                                                                  "delay": 0}) as response:
             assert response.status == 201
