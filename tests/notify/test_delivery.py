@@ -193,3 +193,25 @@ async def test_one_reminder_per_card_before_expiry(sqlite_harness: Harness) -> N
     [card] = h.posted(expiring["id"])
     assert card.reminder_sent_at is not None and h.referral(expiring["id"]).reminder_sent_at is not None
     assert h.posted(later["id"])[0].reminder_sent_at is None
+
+
+async def test_two_sales_channels_get_one_card_each_and_both_are_edited(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    other = "19:second-sales@thread.tacv2"
+    referral = co_sell()
+    h.store.add(referral)
+    await h.start()
+    await h.install()
+    notify = h.teams.message("notify here", where="channel", user=ADMIN)
+    notify["conversation"]["id"] = f"{other};messageid=1759881599999"
+    notify["channelData"].update(channel={"id": other}, teamsChannelId=other)
+    await h.post(notify)
+    await h.sync()
+    await h.settle()
+    assert sorted(s.conversation_id for s in h.creates()) == sorted([CHANNEL_ID, other])
+    h.store.update(referral["id"], {"status": "Closed", "substatus": "Won"})
+    await h.sync()
+    await h.settle()
+    edited = {(s.conversation_id, s.activity_id) for s in h.updates()}
+    assert edited == {(s.conversation_id, s.activity_id) for s in h.creates()}
+    assert len(h.creates()) == 2
