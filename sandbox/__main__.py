@@ -24,7 +24,12 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--generate", type=int, default=0, metavar="N", help="add N synthetic referrals")
     parser.add_argument("--seed", type=int, default=0, help="random seed for --generate")
     parser.add_argument("--page-cap", type=int, default=None, help="at most this many items per page")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.page_cap is not None and args.page_cap < 1:
+        parser.error("--page-cap must be a positive integer")
+    if args.generate < 0:
+        parser.error("--generate must not be negative")
+    return args
 
 
 def build_partner_center_store(args: argparse.Namespace) -> partner_center.ReferralStore:
@@ -38,9 +43,15 @@ def build_partner_center_store(args: argparse.Namespace) -> partner_center.Refer
 
 async def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
-    store = build_partner_center_store(args)
+    try:
+        store = build_partner_center_store(args)
+    except (OSError, ValueError) as exc:  # unreadable file, bad JSON
+        raise SystemExit(f"python -m sandbox: cannot load the seed file {args.seed_file}: {exc}") from None
     app = partner_center.create_app(store, page_cap=args.page_cap)
-    services = [await partner_center.serve(app, host=args.host, port=args.port)]
+    try:
+        services = [await partner_center.serve(app, host=args.host, port=args.port)]
+    except OSError as exc:  # port in use, bad host
+        raise SystemExit(f"python -m sandbox: cannot listen on {args.host}:{args.port}: {exc}") from None
     for service in services:
         print(f"{service.name}: {service.url}{partner_center.API_PREFIX} ({len(store)} referrals)", flush=True)
 

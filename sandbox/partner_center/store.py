@@ -55,7 +55,10 @@ class ReferralStore:
     def from_file(cls, path: str | Path) -> ReferralStore:
         """Load a JSON file holding one referral object or a list of them."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(data if isinstance(data, list) else [data])
+        items = data if isinstance(data, list) else [data]
+        if not all(isinstance(item, dict) for item in items):
+            raise ValueError(f"{path} must hold a referral object or an array of them")
+        return cls(items)
 
     def __len__(self) -> int:
         return len(self._items)
