@@ -67,8 +67,10 @@ def ensure_leads(
                             co_sell_boost=co_sell_boost, now=now),
         }
     if rows:
-        sync_repo.insert_leads(session, list(rows.values()))
-        lead_ids.update(sync_repo.lead_ids_by_domain(session, rows.keys()))
+        lead_ids.update(sync_repo.insert_leads(session, list(rows.values())))
+        missing = rows.keys() - lead_ids.keys()  # lost a race with another writer: look them up
+        if missing:
+            lead_ids.update(sync_repo.lead_ids_by_domain(session, missing))
     return LeadLinks(lead_ids, set(rows))
 
 

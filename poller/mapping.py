@@ -51,6 +51,8 @@ def parse_datetime(value: Any) -> datetime | None:
 
 
 def _text(value: Any, limit: int | None = None) -> str | None:
+    if type(value) is str:
+        return value if limit is None else value[:limit]
     if value is None or isinstance(value, (dict, list)):
         return None
     text = value if isinstance(value, str) else str(value)

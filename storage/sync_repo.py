@@ -86,9 +86,36 @@ def stored_referrals(session: Session, ids: Collection[str]) -> dict[str, Stored
     return found
 
 
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """executemany INSERT of rows that all have the same keys, straight to the driver.
+
+    The hot path of a sync: the column types' own bind processors (UTC datetimes, JSON …) are applied
+    here once per value, which skips SQLAlchemy's generic per-row parameter machinery (measured: a large
+    share of the per-page time). Same SQL, same stored values as `session.execute(insert(table), rows)`.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect
+    keys = list(rows[0])
+    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+    if compiled.positional:
+        keys = list(compiled.positiontup or ())
+    # Column by column: each column's processor mapped over its values, then zipped back into rows.
+    columns: list[list[Any]] = []
+    for key in keys:
+        values = [row[key] for row in rows]
+        processor = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+        columns.append(list(map(processor, values)) if processor is not None else values)
+    if compiled.positional:
+        conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
+    else:
+        rows_out = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+        conn.exec_driver_sql(compiled.string, rows_out)
+
+
 def insert_referrals(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.connection().execute(insert(REFERRAL), rows)
+    bulk_insert(session, REFERRAL, rows)
 
 
 def update_referrals(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -132,8 +159,7 @@ def add_outbox(session: Session, referral_ids: Iterable[str], event: str, *, now
         {"referral_id": rid, "event": event, "attempts": 0, "next_attempt_at": now, "created_at": now}
         for rid in referral_ids
     ]
-    if rows:
-        session.connection().execute(insert(OUTBOX), rows)
+    bulk_insert(session, OUTBOX, rows)
     return len(rows)
 
 
@@ -149,10 +175,13 @@ def lead_ids_by_domain(session: Session, domains: Collection[str]) -> dict[str, 
     return found
 
 
-def insert_leads(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert lead rows; a domain that exists already (another process won the race) is left alone."""
-    if rows:
-        session.connection().execute(_insert_ignore(session, LEAD, ["domain"]), rows)
+def insert_leads(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert lead rows; {domain: id} of those inserted. A domain that exists already (another process
+    won the race) is left alone and not in the result."""
+    if not rows:
+        return {}
+    statement = _insert_ignore(session, LEAD, ["domain"]).returning(LEAD.c.domain, LEAD.c.id)
+    return {domain: lead_id for domain, lead_id in session.connection().execute(statement, rows)}
 
 
 def _insert_ignore(session: Session, table: Table, keys: list[str]) -> Any:

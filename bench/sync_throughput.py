@@ -1,0 +1,214 @@
+"""Sync throughput: 10,000 referrals (50 pages × 200) from the simulator into a fresh database.
+
+    .venv/bin/python bench/sync_throughput.py [--count 10000] [--database-url postgresql+psycopg://…]
+
+The simulator runs in a child process (so it does not share our GIL), seeded with `generate_referrals(N)`
+made all incoming and open. Printed, as plain lines:
+- end to end: referrals/s of `run_sync` (fetch → map → classify → domain → filter → upsert → lead-link →
+  score; scan off), and the peak RSS of this process;
+- the FLOOR measured in the same run: `json.loads` of the same page bodies (fetched raw once beforehand)
+  plus a bare DBAPI `executemany` upsert (INSERT … ON CONFLICT DO UPDATE) of the same rows, raw payload
+  included, into a fresh database of the same kind; and the ratio end to end / floor;
+- a no-change incremental poll right after: its request count and the rows it wrote.
+Targets on a 2-core machine: ≥ 5,000 referrals/s, ≤ 3× the floor, 1 request and 0 rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.settings import Settings  # noqa: E402
+from poller.client import PartnerCenterClient  # noqa: E402
+from poller.pipeline import SyncDeps, run_sync  # noqa: E402
+from poller.token import StaticTokenSource  # noqa: E402
+from storage.db import make_engine, migrate  # noqa: E402
+
+TOKEN = "bench-token"
+PAGE = 200
+
+
+def seeded_referrals(count: int, seed: int) -> list[dict[str, Any]]:
+    """Synthetic referrals, all incoming and open (malformed ones stay malformed)."""
+    from sandbox.partner_center.generator import generate_referrals
+
+    referrals = generate_referrals(count, seed=seed)
+    for referral in referrals:
+        if isinstance(referral, dict) and isinstance(referral.get("id"), str):
+            referral["direction"] = "Incoming"
+            referral["status"], referral["substatus"] = "New", "Pending"
+    return referrals
+
+
+def _serve(count: int, seed: int, port_pipe: Any) -> None:
+    from aiohttp import web
+
+    from sandbox.partner_center.app import create_app
+    from sandbox.partner_center.store import ReferralStore
+
+    async def main() -> None:
+        app = create_app(ReferralStore(seeded_referrals(count, seed)), page_cap=PAGE, token_validator={TOKEN})
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port_pipe.send(runner.addresses[0][1])
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+@contextmanager
+def simulator(count: int, seed: int) -> Iterator[str]:
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.get_context("fork").Process(target=_serve, args=(count, seed, child), daemon=True)
+    process.start()
+    try:
+        if not parent.poll(120):
+            raise SystemExit("simulator did not start")
+        yield f"http://127.0.0.1:{parent.recv()}"
+    finally:
+        process.terminate()
+        process.join(10)
+
+
+@contextmanager
+def fresh_database(database_url: str | None, tmp: Path, name: str) -> Iterator[Engine]:
+    """A migrated, empty database: a new SQLite file, or a new database on the given PostgreSQL server."""
+    if database_url is None:
+        engine = make_engine(f"sqlite:///{tmp / name}.db")
+        migrate(engine)
+        yield engine
+        engine.dispose()
+        return
+    url = make_url(database_url)
+    db_name = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{db_name}"'))
+    engine = make_engine(url.set(database=db_name).render_as_string(hide_password=False))
+    try:
+        migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def fetch_raw_pages(base_url: str) -> list[bytes]:
+    bodies: list[bytes] = []
+    client = PartnerCenterClient.__new__(PartnerCenterClient)  # only for list_url
+    client.base_url, client.page_size = base_url, PAGE
+    url: str | None = client.list_url(filter="direction eq 'Incoming'", orderby="createdDateTime desc")
+    with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http:
+        while url:
+            response = http.get(url)
+            response.raise_for_status()
+            bodies.append(response.content)
+            url = json.loads(response.content).get("@odata.nextLink")
+    return bodies
+
+
+def floor_seconds(bodies: list[bytes], engine: Engine) -> tuple[float, int]:
+    """json.loads of every page + one executemany upsert per page of (id, …, raw) rows; (seconds, rows)."""
+    postgres = engine.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    sql = (
+        "INSERT INTO referral (id, kind, direction, status, substatus, etag, raw, first_seen_at, last_synced_at) "
+        f"VALUES ({', '.join([mark] * 9)}) ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+        "substatus = excluded.substatus, etag = excluded.etag, raw = excluded.raw, "
+        "last_synced_at = excluded.last_synced_at"
+    )
+    raw_conn = engine.raw_connection()
+    rows_written = 0
+    try:
+        started = time.perf_counter()
+        for body in bodies:
+            now = datetime.now(UTC).replace(tzinfo=None)
+            rows = [
+                (r["id"], "x", r.get("direction") or "", r["status"], r.get("substatus"), r.get("eTag") or "",
+                 json.dumps(r), now, now)
+                for r in json.loads(body)["value"]
+                if isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("status"), str)
+            ]
+            cursor = raw_conn.cursor()
+            cursor.executemany(sql, rows)
+            cursor.close()
+            raw_conn.commit()
+            rows_written += len(rows)
+        return time.perf_counter() - started, rows_written
+    finally:
+        raw_conn.close()
+
+
+async def sync(base_url: str, engine: Engine) -> tuple[Any, float]:
+    settings = Settings(scan_enabled=False, partner_center_api_url=base_url, page_size=PAGE)
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = PartnerCenterClient(http, StaticTokenSource(TOKEN), base_url=base_url, page_size=PAGE)
+        deps = SyncDeps(settings=settings, engine=engine, client=client, scanner=None)
+        started = time.perf_counter()
+        run = await run_sync(deps, trigger="manual")
+        return run, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL server URL (default: SQLite files)")
+    args = parser.parse_args(argv)
+
+    from poller.domains import customer_domain
+
+    customer_domain(["warm@up.example.com"])  # load the bundled Public Suffix List outside the timing
+
+    with tempfile.TemporaryDirectory() as tmp, simulator(args.count, args.seed) as base_url:
+        kind = "postgresql" if args.database_url else "sqlite"
+        print(f"database: {kind}; referrals in simulator: {args.count}; page cap {PAGE}")
+        with fresh_database(args.database_url, Path(tmp), "e2e") as engine:
+            run, seconds = asyncio.run(sync(base_url, engine))
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rate = run.fetched / seconds
+            print(f"end to end: status {run.status}, {run.pages} pages, {run.requests} requests, "
+                  f"{run.fetched} fetched, {run.inserted} inserted, skipped {run.skipped}")
+            print(f"end to end: {seconds:.3f} s, {rate:,.0f} referrals/s")
+            print(f"peak RSS after sync: {peak_mb:.1f} MiB")
+
+            poll, _ = asyncio.run(sync(base_url, engine))
+            written = poll.inserted + poll.updated + poll.notified
+            print(f"no-change incremental poll: mode {poll.mode}, {poll.requests} request(s), "
+                  f"{written} rows written ({poll.unchanged} unchanged)")
+
+        bodies = fetch_raw_pages(base_url)
+        with fresh_database(args.database_url, Path(tmp), "floor") as floor_engine:
+            floor, floor_rows = floor_seconds(bodies, floor_engine)
+        print(f"floor (json.loads + executemany upsert of {floor_rows} rows, {len(bodies)} pages): "
+              f"{floor:.3f} s, {floor_rows / floor:,.0f} rows/s")
+        print(f"ratio end to end / floor: {seconds / floor:.2f}x")
+        ok = rate >= 5000 and seconds / floor <= 3 and poll.requests == 1 and written == 0
+        print(f"targets (>= 5000/s, <= 3x floor, 1 request, 0 rows): {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
