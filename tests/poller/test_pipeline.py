@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,10 @@ from sqlmodel import Session
 from poller.client import PartnerCenterClient
 from poller.mapping import parse_datetime
 from poller.pipeline import SyncDeps, run_sync
+from poller.upsert import apply_page
+from storage.db import session_scope
 from storage.models import Lead, NotificationOutbox, PostedCard, Referral, SyncRun, SyncState
+from storage.types import utcnow
 from tests.poller.conftest import FakeTokens, Simulator, StartSimulator, make_settings
 from tests.poller.helpers import examples, make_referral
 
@@ -273,3 +277,18 @@ async def test_summary_log_line(
     (record,) = [r for r in caplog.records if r.getMessage() == "partner_center_sync_summary"]
     assert record.inserted == run.inserted == 3  # type: ignore[attr-defined]
     assert record.skipped == run.skipped and record.status == "success"  # type: ignore[attr-defined]
+
+
+def test_apply_page_skips_outgoing_and_updates_stored_closed(engine: Engine) -> None:
+    """The page stage on its own: an outgoing item (should a server ignore the direction filter) is skipped."""
+    outgoing = make_referral(direction="Outgoing")
+    incoming = make_referral()
+    with session_scope(engine) as session:
+        first = apply_page(session, [outgoing, incoming, "junk"], now=utcnow(), co_sell_boost=15,
+                           rescan_after=timedelta(days=30))
+    assert first.skipped == {"direction_outgoing": 1, "invalid_payload": 1} and first.inserted == 1
+    incoming.update(status="Closed", substatus="Lost", eTag='"new"')
+    with session_scope(engine) as session:
+        second = apply_page(session, [incoming], now=utcnow(), co_sell_boost=15, rescan_after=timedelta(days=30))
+    assert second.updated == 1 and not second.skipped
+    assert referral(engine, incoming["id"]).substatus == "Lost"
