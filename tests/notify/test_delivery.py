@@ -53,8 +53,8 @@ async def test_sales_channel_id_setting_is_used_on_install(sqlite_harness: Harne
     assert_each_posted_once(h, [referral["id"]])
 
 
-async def test_restart_between_sync_and_dispatch_loses_nothing(sqlite_harness: Harness) -> None:
-    h = sqlite_harness
+async def test_restart_between_sync_and_dispatch_loses_nothing(harness: Harness) -> None:
+    h = harness
     await h.start()
     await h.install()
     await h.stop()
