@@ -196,11 +196,20 @@ def chat(stack: Stack, browser: Any, request: pytest.FixtureRequest) -> Iterator
     context.set_default_timeout(20_000)
     page = context.new_page()
     chat = ChatPage(page, stack.playground_url)
-    chat.open()
+    try:
+        chat.open()
+    except Exception:
+        _screenshot(page, f"{request.node.name}-setup")
+        context.close()
+        raise
     yield chat
     report = getattr(request.node, "report_call", None)
     if report is None or report.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(Exception):
-            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        _screenshot(page, request.node.name)
     context.close()
+
+
+def _screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(Exception):
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -15,8 +15,10 @@ COMPOSE = 'div[role="textbox"][contenteditable="true"][data-lexical-editor="true
 OUTPUT_CARD = ".fai-OutputCard"
 THREAD = '[role="group"].fui-Card'
 CONVERSATIONS = '[role="region"][aria-label="Chat and Teams Channel"]'
-WELCOME_PERSONAL = "I post new Partner Center co-sell referrals"
-WELCOME_TEAM = "Hi team!"
+
+
+def _installation(response: Any) -> bool:
+    return response.request.method == "POST" and response.url.endswith("/installation")
 
 
 def button(title: str) -> str:
@@ -29,10 +31,16 @@ class ChatPage:
         self.url = url
 
     def open(self) -> None:
-        """Load the page; it installs the bot in the personal chat, which answers with its welcome."""
-        self.page.goto(self.url, wait_until="domcontentloaded")
+        """Load the page; it installs the bot in the personal chat (the playground POSTs `.../installation`).
+
+        The bot's welcome is not waited for: the playground sends installationUpdate and conversationUpdate at
+        the same moment, and the bot sometimes fails one of the two turns (both insert the conversation; see
+        docs/demo.md), so the welcome is not a reliable sign of readiness.
+        """
+        with self.page.expect_response(_installation, timeout=30_000) as installed:
+            self.page.goto(self.url, wait_until="domcontentloaded")
+        assert installed.value.ok, installed.value.text()
         self.page.locator(COMPOSE).first.wait_for()
-        self.page.locator(OUTPUT_CARD).filter(has_text=WELCOME_PERSONAL).first.wait_for(timeout=30_000)
 
     # -- personal chat ------------------------------------------------------------------------------
 
@@ -68,8 +76,10 @@ class ChatPage:
 
     def open_sales_channel(self) -> None:
         """Open the team's General channel (the sales channel); the first visit installs the bot in the team."""
-        self.open_conversation(SALES_CHANNEL_TREE_NAME)
-        self.thread(WELCOME_TEAM).wait_for(timeout=30_000)
+        with self.page.expect_response(_installation, timeout=30_000) as installed:
+            self.open_conversation(SALES_CHANNEL_TREE_NAME)
+        assert installed.value.ok, installed.value.text()
+        self.page.get_by_role("button", name="Post", exact=True).wait_for()
 
     def thread(self, text: str) -> Any:
         """The newest channel thread (post and replies) that shows `text` (the channel lists newest first)."""
