@@ -1,4 +1,4 @@
-"""Sync throughput: 10,000 referrals (50 pages × 200) from the simulator into a fresh database.
+"""Sync throughput: 10,000 referrals (50 pages x 200) from the simulator into a fresh database.
 
     .venv/bin/python bench/sync_throughput.py [--count 10000] [--database-url postgresql+psycopg://…]
 
@@ -10,7 +10,7 @@ made all incoming and open. Printed, as plain lines:
   plus a bare DBAPI `executemany` upsert (INSERT … ON CONFLICT DO UPDATE) of the same rows, raw payload
   included, into a fresh database of the same kind; and the ratio end to end / floor;
 - a no-change incremental poll right after: its request count and the rows it wrote.
-Targets on a 2-core machine: ≥ 5,000 referrals/s, ≤ 3× the floor, 1 request and 0 rows.
+Targets on a 2-core machine: ≥ 5,000 referrals/s, ≤ 3x the floor, 1 request and 0 rows.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from sqlalchemy.engine import Engine, make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.settings import Settings  # noqa: E402
-from poller.client import PartnerCenterClient  # noqa: E402
-from poller.pipeline import SyncDeps, run_sync  # noqa: E402
-from poller.token import StaticTokenSource  # noqa: E402
-from storage.db import make_engine, migrate  # noqa: E402
+from core.settings import Settings
+from poller.client import PartnerCenterClient
+from poller.pipeline import SyncDeps, run_sync
+from poller.token import StaticTokenSource
+from storage.db import make_engine, migrate
 
 TOKEN = "bench-token"
 PAGE = 200

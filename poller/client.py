@@ -1,6 +1,7 @@
 """The Partner Center Referrals API client: paging, retries, token refresh and error mapping.
 
-Retries (tenacity): 429 waits for `Retry-After` (seconds or an HTTP-date); 500/502/503/504, timeouts and
+Retries (tenacity): 429 waits for `Retry-After` (seconds or an HTTP-date, capped at max(backoff_cap, 60) s);
+500/502/503/504 (also honouring a Retry-After they carry), timeouts and
 transport errors back off exponentially with full jitter; a malformed or truncated JSON body is retried a
 couple of times. Every bounded: afterwards `UpstreamUnavailable` (or `UpstreamProtocolError` for bodies).
 A 401 asks the token source for a fresh token once, then gives up with `UpstreamAuthError`.
