@@ -109,6 +109,7 @@ class _CachedConnectors(ConnectorFactory):
         client = self._cache.get(key)
         if client is None:
             client = self._cache[key] = await self._inner.create(service_url, audience)
+            client.config.retry_policy.retries = 0  # our dispatcher retries, honouring Retry-After; no hidden retries
         return client
 
 
