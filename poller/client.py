@@ -40,6 +40,7 @@ REFERRALS_PATH = "/v1.0/engagements/referrals"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_PROTOCOL_RETRIES = 2
 DEFAULT_FILTER = "direction eq 'Incoming'"
+LARGE_BODY_BYTES = 64 * 1024
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -104,6 +105,18 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+async def _parse_json(content: bytes) -> tuple[Any, ValueError | None]:
+    """(body, None) or (None, the parse error); big bodies (list pages) are parsed off the event loop."""
+    if not content:
+        return None, None
+    try:
+        if len(content) >= LARGE_BODY_BYTES:
+            return await asyncio.to_thread(json.loads, content), None
+        return json.loads(content), None
+    except ValueError as exc:
+        return None, exc
 
 
 def _error_details(body: Any) -> tuple[str | None, str | None]:
@@ -265,7 +278,7 @@ class PartnerCenterClient:
             state.refreshed = True
             log.info("partner center said 401; refreshing the token once")
             response = await self._send(method, url, content, state, force_refresh=True)
-        return self._interpret(response, url, state)
+        return self._interpret(response, url, state, await _parse_json(response.content))
 
     async def _send(
         self, method: str, url: str, content: bytes | None, state: _AttemptState, *, force_refresh: bool
@@ -294,16 +307,12 @@ class PartnerCenterClient:
         )
         return response
 
-    def _interpret(self, response: httpx.Response, url: str, state: _AttemptState) -> _Response:
+    def _interpret(
+        self, response: httpx.Response, url: str, state: _AttemptState, parsed: tuple[Any, ValueError | None]
+    ) -> _Response:
         status = response.status_code
         request_id = response.headers.get("request-id")
-        body: Any = None
-        parse_error: Exception | None = None
-        if response.content:
-            try:
-                body = json.loads(response.content)
-            except ValueError as exc:
-                parse_error = exc
+        body, parse_error = parsed
         code, message = _error_details(body)
         info = {"status": status, "url": url, "request_id": request_id, "code": code}
         detail = f"{status} {code or ''} {message or ''}".strip()

@@ -215,6 +215,7 @@ async def run_sync(deps: SyncDeps, *, trigger: str = "schedule", force_full: boo
     stats_before = (deps.client.stats.requests, deps.client.stats.retries)
     state = _Run(deps)
     notes: list[str] = []
+    cancelled = False
     try:
         if since is not None:
             incremental = f"{DEFAULT_FILTER} and updatedDateTime gt {odata_datetime(since)}"
@@ -241,6 +242,10 @@ async def run_sync(deps: SyncDeps, *, trigger: str = "schedule", force_full: boo
         log.exception("sync run failed")
         run.status = "failed"
         run.error = f"{type(exc).__name__}: {exc}"
+    except asyncio.CancelledError:
+        run.status = "failed"
+        run.error = "cancelled (shutting down)"
+        cancelled = True
     finally:
         await state.finish_scans()
     _fill(run, state.tally, deps.client, stats_before)
@@ -248,6 +253,8 @@ async def run_sync(deps: SyncDeps, *, trigger: str = "schedule", force_full: boo
     run.finished_at = utcnow()
     run = await asyncio.to_thread(_save_run, deps.engine, run)
     log.info("partner_center_sync_summary", extra=summary(run, duration=time.monotonic() - started))
+    if cancelled:
+        raise asyncio.CancelledError
     return run
 
 
