@@ -6,6 +6,8 @@ import dataclasses
 import logging
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from bot import messages
 from bot.actions import CardActions
 from bot.adapter import ConversationInfo, TurnConversation
@@ -23,10 +25,11 @@ class Turns:
         self.actions = CardActions(services)
 
     async def remember(self, info: ConversationInfo) -> None:
-        fields = {k: v for k, v in dataclasses.asdict(info).items()}
-        await self.services.db(
-            remember_conversation, fields, sales_channel_id=self.services.settings.sales_channel_id
-        )
+        sales_channel_id = self.services.settings.sales_channel_id
+        try:
+            await self.services.db(remember_conversation, dataclasses.asdict(info), sales_channel_id=sales_channel_id)
+        except IntegrityError:  # Teams sends installationUpdate and conversationUpdate at once: the other won
+            await self.services.db(remember_conversation, dataclasses.asdict(info), sales_channel_id=sales_channel_id)
 
     async def installed(self, info: ConversationInfo, conversation: TurnConversation) -> None:
         await self.remember(info)

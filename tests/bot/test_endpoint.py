@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.bot.conftest import BotUnderTest, card_text
 
 
@@ -58,3 +60,23 @@ async def test_references_keep_the_tenant_id(bot: BotUnderTest) -> None:
     assert row.reference["conversation"]["tenantId"] == "b28fdbfd-2b78-4f93-b0f8-8881793f0f8f"
     assert row.service_url == bot.connector.url
     assert "Hi team!" in bot.connector.texts()[-1]
+
+
+async def test_install_activities_arriving_together_store_one_reference(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    from sqlmodel import delete, select
+
+    from storage.models import ConversationRef
+
+    for attempt in range(5):  # the race needs the two inserts to overlap; a few rounds make that likely
+        await bot.services.db(lambda s, n=attempt: s.exec(delete(ConversationRef)))
+        activities = [bot.teams.installation(), bot.teams.bot_added_to_team()] * 4
+        responses = await asyncio.gather(*(bot.post(a) for a in activities))
+        assert [r.status for r in responses] == [201] * len(activities)
+    assert sum("Hi team!" in text for text in bot.connector.texts()) == 5 * 4  # every bot-added turn greeted
+    assert not [r for r in caplog.records if r.getMessage() == "unhandled error in a bot turn"]
+    rows = await bot.services.db(lambda s: s.exec(select(ConversationRef)).all())
+    assert [r.conversation_id for r in rows] == ["19:sales-channel@thread.tacv2"]
