@@ -310,7 +310,8 @@ def banner(stack: DemoStack) -> str:
             "      referrals co-sell",
             f"      lead {DEMO_DOMAIN}",
             "      /login      then open the approve link printed here",
-            f"  * '{playground.SALES_CHANNEL_TREE_NAME}': new co-sell referral cards arrive by themselves;",
+            f"  * Teams Channel 'General' (team {playground.TEAM_NAME}), the sales channel: new co-sell referral"
+            " cards arrive by themselves;",
             "    press Accept or Open Lead on one. To talk to the bot in the channel, mention it first:",
             f"    type @, pick '{playground.BOT_NAME}', then e.g. 'referrals co-sell', and press Post.",
         ]

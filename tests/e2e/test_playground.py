@@ -115,6 +115,7 @@ def test_new_co_sell_card_arrives_and_accept_changes_it(chat: ChatPage, stack: S
     assert domain in text and "New" in text
     assert {"Accept", "Open Lead"} <= set(buttons(card)), buttons(card)
     shot(thread, "referral-card.png")
+    shot(chat.page, "sales-channel.png")
 
     response = chat.press(thread, "Accept")
     assert response.status == 200, response.text()
