@@ -78,21 +78,10 @@ def _row(p: Prepared, now: datetime) -> dict[str, Any]:
     }
 
 
-def apply_page(
-    session: Session,
-    items: list[Any],
-    *,
-    now: datetime,
-    co_sell_boost: int,
-    rescan_after: timedelta,
-) -> PageOutcome:
-    """Store one page (see the module docstring); the caller's transaction commits it."""
-    outcome = PageOutcome(fetched=len(items))
-    prepared = prepare(items, outcome)
-    # A page may repeat an id (paging races); the last copy wins.
-    by_id = {p.record.id: p for p in prepared}
-    stored = sync_repo.stored_referrals(session, by_id.keys())
-
+def _sort(
+    by_id: dict[str, Prepared], stored: dict[str, sync_repo.StoredReferral], outcome: PageOutcome
+) -> tuple[list[Prepared], list[Prepared]]:
+    """(new, changed); skipped and unchanged ones are only counted."""
     new: list[Prepared] = []
     changed: list[Prepared] = []
     for referral_id, p in by_id.items():
@@ -106,15 +95,51 @@ def apply_page(
             changed.append(p)
         else:
             outcome.unchanged += 1
+    return new, changed
+
+
+def _needs_link(p: Prepared, stored: dict[str, sync_repo.StoredReferral]) -> bool:
+    if p.domain is None:
+        return False
+    old = stored.get(p.record.id)
+    return old is None or old.lead_id is None or old.customer_domain != p.domain
+
+
+def _write_outbox(
+    session: Session, new: list[Prepared], changed: list[Prepared], *, now: datetime
+) -> int:
+    """`post` for each new incoming co-sell referral; `update` for each changed one that has cards."""
+    posts = [p.record.id for p in new if p.kind == "co-sell" and is_incoming(p.record)]
+    written = sync_repo.add_outbox(session, posts, "post", now=now)
+    changed_ids = [p.record.id for p in changed]
+    with_cards = sync_repo.referrals_with_cards(session, changed_ids) if changed_ids else set()
+    if with_cards:
+        pending = sync_repo.pending_outbox(session, with_cards, "update")
+        updates = [rid for rid in changed_ids if rid in with_cards and rid not in pending]
+        written += sync_repo.add_outbox(session, updates, "update", now=now)
+    return written
+
+
+def apply_page(
+    session: Session,
+    items: list[Any],
+    *,
+    now: datetime,
+    co_sell_boost: int,
+    rescan_after: timedelta,
+) -> PageOutcome:
+    """Store one page (see the module docstring); the caller's transaction commits it."""
+    outcome = PageOutcome(fetched=len(items))
+    # A page may repeat an id (paging races); the last copy wins.
+    by_id = {p.record.id: p for p in prepare(items, outcome)}
+    stored = sync_repo.stored_referrals(session, by_id.keys())
+    new, changed = _sort(by_id, stored, outcome)
+    outcome.no_domain = sum(1 for p in new if p.domain is None)
 
     # Leads first (created already scored), so that new rows are inserted already linked.
     touched = {p.domain for p in [*new, *changed] if p.domain}
     scans = sync_repo.scans_by_domain(session, touched) if touched else {}
-    to_link = [
-        p for p in [*new, *changed]
-        if p.domain is not None and (p.record.id not in stored or stored[p.record.id].lead_id is None
-                                     or stored[p.record.id].customer_domain != p.domain)
-    ]
+    to_link = [p for p in [*new, *changed] if _needs_link(p, stored)]
     links = ensure_leads(
         session,
         [LeadCandidate(p.record.id, p.domain, p.record.customer_name) for p in to_link if p.domain],
@@ -123,9 +148,7 @@ def apply_page(
         co_sell_domains={p.domain for p in to_link if p.domain and p.kind == "co-sell"},
         co_sell_boost=co_sell_boost,
     )
-    outcome.leads_created = len(links.created)
-    outcome.leads_linked = len(to_link)
-    outcome.no_domain = sum(1 for p in new if p.domain is None)
+    outcome.leads_created, outcome.leads_linked = len(links.created), len(to_link)
 
     new_rows = []
     for p in new:
@@ -144,19 +167,12 @@ def apply_page(
     outcome.inserted, outcome.updated = len(new_rows), len(changed_rows)
 
     # The outbox, in the same transaction as the change it announces.
-    posts = [p.record.id for p in new if p.kind == "co-sell" and is_incoming(p.record)]
-    outcome.notified += sync_repo.add_outbox(session, posts, "post", now=now)
-    changed_ids = [p.record.id for p in changed]
-    with_cards = sync_repo.referrals_with_cards(session, changed_ids) if changed_ids else set()
-    if with_cards:
-        pending = sync_repo.pending_outbox(session, with_cards, "update")
-        updates = [rid for rid in changed_ids if rid in with_cards and rid not in pending]
-        outcome.notified += sync_repo.add_outbox(session, updates, "update", now=now)
+    outcome.notified = _write_outbox(session, new, changed, now=now)
 
     # Leads that existed before this page may have gained a co-sell referral: rescore them.
     existing = touched - links.created
     if existing:
         refresh_scores(session, existing, co_sell_boost=co_sell_boost, now=now, scans=scans)
-    if touched:
-        outcome.scan_due = {d for d in touched if d not in scans or scans[d].scanned_at < now - rescan_after}
+    cutoff = now - rescan_after
+    outcome.scan_due = {d for d in touched if d not in scans or scans[d].scanned_at < cutoff}
     return outcome
