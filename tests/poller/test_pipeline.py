@@ -292,3 +292,19 @@ def test_apply_page_skips_outgoing_and_updates_stored_closed(engine: Engine) -> 
         second = apply_page(session, [incoming], now=utcnow(), co_sell_boost=15, rescan_after=timedelta(days=30))
     assert second.updated == 1 and not second.skipped
     assert referral(engine, incoming["id"]).substatus == "Lost"
+
+
+async def test_incremental_run_picks_up_a_new_referral(
+    engine: Engine, start_simulator: StartSimulator, make_client: MakeClient
+) -> None:
+    sim = await start_simulator(examples())
+    client = make_client(sim)
+    await run_sync(deps_for(engine, client))
+    fresh = make_referral(email="cto@newcustomer.de", updated=utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f0Z"))
+    sim.store.add(fresh)
+    run = await run_sync(deps_for(engine, client))
+    assert run.mode == "incremental" and run.requests == 1
+    assert (run.inserted, run.notified, run.leads_created) == (1, 1, 1)
+    assert referral(engine, fresh["id"]).customer_domain == "newcustomer.de"
+    filters = [r["path"] for r in sim.requests if "updatedDateTime" in r["path"]]
+    assert len(filters) == 1 and "updatedDateTime%20asc" in filters[0].replace("+", "%20")
