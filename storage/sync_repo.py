@@ -6,12 +6,14 @@ executemany inserts/updates, instead of one ORM object per row.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+import orjson
+from sqlalchemy import JSON, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -89,29 +91,47 @@ def stored_referrals(session: Session, ids: Collection[str]) -> dict[str, Stored
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """executemany INSERT of rows that all have the same keys, straight to the driver.
 
-    The hot path of a sync: the column types' own bind processors (UTC datetimes, JSON …) are applied
-    here once per value, which skips SQLAlchemy's generic per-row parameter machinery (measured: a large
-    share of the per-page time). Same SQL, same stored values as `session.execute(insert(table), rows)`.
+    The hot path of a sync: the column types' own bind processors (UTC datetimes …) are applied here
+    column by column, which skips SQLAlchemy's generic per-row parameter machinery, and JSON columns are
+    serialised with orjson (the SQL casts the text to JSON on PostgreSQL); measured: together about half of
+    the per-page time. Same SQL and same stored values as `session.execute(insert(table), rows)`, except
+    that a Python None in a JSON column becomes SQL NULL.
     """
     if not rows:
         return
     conn = session.connection()
     dialect = conn.dialect
-    keys = list(rows[0])
-    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
-    if compiled.positional:
-        keys = list(compiled.positiontup or ())
-    # Column by column: each column's processor mapped over its values, then zipped back into rows.
+    given = set(rows[0])
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(given))
+    keys = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
     columns: list[list[Any]] = []
     for key in keys:
-        values = [row[key] for row in rows]
-        processor = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+        column = table.c[key]
+        if key in given:
+            values = [row[key] for row in rows]
+        else:  # a column with a scalar default that SQLAlchemy put into the statement
+            default = getattr(column.default, "arg", None) if column.default is not None else None
+            default = None if callable(default) else default
+            values = [default] * len(rows)
+        if isinstance(column.type, JSON):
+            processor: Any = _json_text
+        else:
+            processor = column.type.dialect_impl(dialect).bind_processor(dialect)
         columns.append(list(map(processor, values)) if processor is not None else values)
     if compiled.positional:
         conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
     else:
         rows_out = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
         conn.exec_driver_sql(compiled.string, rows_out)
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):  # e.g. an integer beyond 64 bits
+        return json.dumps(value)
 
 
 def insert_referrals(session: Session, rows: list[dict[str, Any]]) -> None:
