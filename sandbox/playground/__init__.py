@@ -83,15 +83,25 @@ def _which(name: str) -> str | None:
     return shutil.which(name)
 
 
-def child_preexec() -> None:
-    """Run in a child before exec: its own process group, and SIGTERM when the parent dies (Linux)."""
-    os.setsid()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
+def _load_libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
 
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()  # loaded here: a child between fork and exec must not import anything
+_PR_SET_PDEATHSIG = 1
+
+
+def child_preexec() -> None:
+    """Run in a child before exec (with `start_new_session=True`): SIGTERM it when its parent dies (Linux)."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def spawn(args: list[str], *, env: dict[str, str], cwd: Path, log: IO[Any]) -> subprocess.Popen[bytes]:
@@ -103,6 +113,7 @@ def spawn(args: list[str], *, env: dict[str, str], cwd: Path, log: IO[Any]) -> s
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        start_new_session=True,
         preexec_fn=child_preexec,
     )
 
