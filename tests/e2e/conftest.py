@@ -93,6 +93,13 @@ class Stack:
         response = httpx.post(f"{self.partner_center_url}/_sandbox/referrals", json=referral, timeout=10)
         assert response.status_code == 201, response.text
 
+    def change_referral(self, referral_id: str, changes: dict[str, Any]) -> None:
+        """A change made in Partner Center itself (not through the bot)."""
+        response = httpx.patch(
+            f"{self.partner_center_url}/_sandbox/referrals/{referral_id}", json=changes, timeout=10
+        )
+        assert response.status_code == 200, response.text
+
     def referral(self, referral_id: str) -> dict[str, Any]:
         response = httpx.get(
             f"{self.partner_center_url}/v1.0/engagements/referrals/{referral_id}",

@@ -15,7 +15,7 @@ import pytest
 from sandbox.partner_center import Customer, make_referral
 from sandbox.playground import ADMIN_NAME
 from tests.e2e.conftest import ChatPage, Stack
-from tests.e2e.playground_page import button
+from tests.e2e.playground_page import THREAD, button
 
 pytestmark = pytest.mark.browser
 
@@ -144,3 +144,19 @@ def test_open_lead_shows_the_lead_card(chat: ChatPage, stack: Stack) -> None:
     assert company in text and domain in text
     assert "co-sell" in text.lower()
     shot(thread, "lead-card.png")
+
+
+def test_card_is_edited_in_place_when_partner_center_changes(chat: ChatPage, stack: Stack) -> None:
+    chat.open_sales_channel()
+    company, domain = "Borealis Mining", "borealismining.com"
+    referral_id = new_co_sell(stack, company, domain)
+    thread = chat.thread(company)
+    thread.wait_for(timeout=CARD_WAIT_MS)
+    assert "Accept" in buttons(thread.locator(".ac-adaptiveCard").first)
+
+    stack.change_referral(referral_id, {"status": "Closed", "substatus": "Lost"})  # closed in Partner Center
+
+    card = thread.locator(".ac-adaptiveCard").filter(has_text="Closed / Lost").first
+    card.wait_for(timeout=CARD_WAIT_MS)  # the next sync saw it; the dispatcher edited the posted card
+    assert "Accept" not in buttons(card)
+    assert chat.page.locator(THREAD).filter(has_text=company).count() == 1  # edited, not posted again
