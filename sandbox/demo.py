@@ -191,6 +191,8 @@ class DemoStack:
                 "DISPATCH_INTERVAL_SECONDS": "2",
                 "LOG_LEVEL": "INFO",
                 "LOG_FORMAT": "text",
+                # run from the state directory, so a developer's .env is not read; import the project from here
+                "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
             }
         )
         return env
@@ -199,7 +201,9 @@ class DemoStack:
         port = self.options.bot_port or free_port()
         self.urls["bot"] = f"http://{HOST}:{port}"
         with (self.logs / "bot.log").open("ab") as log:
-            self.bot = spawn([sys.executable, "-m", "bot"], env=self.bot_env(port), cwd=ROOT, log=log)
+            self.bot = spawn(
+                [sys.executable, "-m", "bot"], env=self.bot_env(port), cwd=self.options.state_dir, log=log
+            )
         await self._wait_ready(f"{self.urls['bot']}/readyz", self.bot, self.logs / "bot.log")
 
     async def _wait_ready(
