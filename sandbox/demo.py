@@ -350,7 +350,7 @@ async def run(options: DemoOptions) -> int:
                 say(f"Stopping: {problem}")
                 status = 1
                 break
-    except (PlaygroundError, RuntimeError, OSError) as exc:
+    except (PlaygroundError, RuntimeError, OSError, httpx.HTTPError) as exc:
         say(f"The demo could not start: {exc}")
         status = 1
     finally:
