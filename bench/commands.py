@@ -28,12 +28,12 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import create_app  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from storage.db import make_engine, migrate  # noqa: E402
-from storage.models import DomainScan, Lead, Referral  # noqa: E402
-from tests.fakes.activities import Teams  # noqa: E402
-from tests.fakes.connector import FakeConnector  # noqa: E402
+from bot.app import create_app
+from core.settings import Settings
+from storage.db import make_engine, migrate
+from storage.models import DomainScan, Lead, Referral
+from tests.fakes.activities import Teams
+from tests.fakes.connector import FakeConnector
 
 KINDS = ["co-sell", "co-sell", "marketplace", "ms-lead", "other"]
 STATUSES = [("New", "Pending"), ("Active", "Accepted"), ("Closed", "Won"), ("Closed", "Lost")]
@@ -90,7 +90,7 @@ def load(database_url: str, referrals: int, leads: int) -> list[str]:
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 async def measure(database_url: str, domains: list[str], requests: int, concurrency: int) -> None:
@@ -127,9 +127,8 @@ async def measure(database_url: str, domains: list[str], requests: int, concurre
 
     async with aiohttp.ClientSession() as http:
         async def one(text: str, tag: str) -> None:
-            async with semaphore:
-                async with http.post(url, json=teams.message(text), headers={"X-Bench": tag}) as response:
-                    assert response.status in (200, 201), await response.text()
+            async with semaphore, http.post(url, json=teams.message(text), headers={"X-Bench": tag}) as response:
+                assert response.status in (200, 201), await response.text()
 
         for _ in range(20):  # warm up
             await one("referrals co-sell", "warmup")

@@ -61,7 +61,7 @@ def create_app(
 
     app = web.Application(client_max_size=1024 * 1024)
     app[SERVICES] = services
-    app[_RUNTIME] = {"http": http}
+    app[_RUNTIME] = {"http": http, "bot": bot}
     app.router.add_post("/api/messages", messages_handler(adapter, bot))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
@@ -83,6 +83,7 @@ async def _start(app: web.Application) -> None:
     services = app[SERVICES]
     runtime: dict[str, Any] = app[_RUNTIME]
     await asyncio.to_thread(migrate, services.engine)
+    await runtime["bot"].start()
     from bot.dispatcher import start_dispatcher
 
     runtime["dispatcher"] = start_dispatcher(services)
@@ -105,5 +106,6 @@ async def _stop(app: web.Application) -> None:
     if "dispatcher" in runtime:
         await runtime["dispatcher"].stop()
     await cancel_background()
+    await runtime["bot"].close()
     await runtime["http"].aclose()
     services.engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 ADMIN_ONLY = "Sorry, `{command}` is for admins only. Ask one of your bot admins to run it."
 WRONG_SCOPE = "`{command}` doesn't work in this kind of conversation."
-USAGE_ERROR = "{reason}\n\nUsage: `{usage}`"
+USAGE_ERROR = "{reason}\n\nUsage: `{usage}`"  # the usage has no angle brackets: chat markdown eats them
 EMPTY_COMMAND = "Hi! Type `help` to see what I can do."
 UNKNOWN_COMMAND = "I don't know `{said}`. Type `help` to see every command."
 UNKNOWN_COMMAND_GUESS = "I don't know `{said}`. Did you mean `{guess}`? Type `help` to see every command."
@@ -38,6 +38,9 @@ BAD_REFERRAL_ARGS = "I didn't understand `{value}`."
 BAD_PAGE = "The page number must be a whole number of 1 or more."
 
 WELCOME_PERSONAL = "Hi, I'm the referral bot. I post new Partner Center co-sell referrals and answer `help`."
+WELCOME_TEAM_CONFIGURED = (
+    "Hi team! I post new Partner Center co-sell referrals in the sales channel. Type `help` to see more."
+)
 WELCOME_TEAM = (
     "Hi team! I post new Partner Center co-sell referrals. An admin can type `notify here` in the channel "
     "that should receive them."
@@ -119,6 +122,10 @@ ACCEPT_CONFLICT = "This referral changed in Partner Center while I was accepting
 ACCEPT_NOT_SIGNED_IN = (
     "Not accepted: no one is signed in to Partner Center. An admin can run `/login` in a personal chat with me."
 )
-ACCEPT_AUTH_FAILED = "Not accepted: Partner Center refused the bot's sign-in. An admin can run `/login` again."
-ACCEPT_UNAVAILABLE = "Not accepted: Partner Center isn't answering right now. Nothing changed; please try again."
+ACCEPT_AUTH_FAILED = (
+    "Not accepted: Partner Center refused the bot's sign-in. An admin can run `/login` again."
+)
+ACCEPT_UNAVAILABLE = (
+    "Not accepted: Partner Center isn't answering right now. Nothing changed; please try again."
+)
 OPEN_IN_PARTNER_CENTER = "Open referral in Partner Center"

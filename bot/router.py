@@ -158,7 +158,7 @@ class Router:
         try:
             reply = await spec.handler(request)
         except CommandError as exc:
-            reply = Reply(text=messages.USAGE_ERROR.format(reason=exc.reason, usage=spec.usage))
+            reply = Reply(text=messages.USAGE_ERROR.format(reason=exc.reason, usage=plain_usage(spec.usage)))
         if reply is not None:
             await conversation.send(reply)
 
@@ -189,6 +189,11 @@ _ORDER = {
         ]
     )
 }
+
+
+def plain_usage(usage: str) -> str:
+    """`lead <domain>` → `lead DOMAIN`: chat clients treat `<domain>` in a text message as an HTML tag."""
+    return re.sub(r"<([^<>]+)>", lambda m: m.group(1).upper(), usage)
 
 
 def normalize(text: str) -> str:

@@ -27,16 +27,23 @@ class Turns:
     async def remember(self, info: ConversationInfo) -> None:
         sales_channel_id = self.services.settings.sales_channel_id
         try:
-            await self.services.db(remember_conversation, dataclasses.asdict(info), sales_channel_id=sales_channel_id)
+            await self.services.db(
+                remember_conversation, dataclasses.asdict(info), sales_channel_id=sales_channel_id
+            )
         except IntegrityError:  # Teams sends installationUpdate and conversationUpdate at once: the other won
-            await self.services.db(remember_conversation, dataclasses.asdict(info), sales_channel_id=sales_channel_id)
+            await self.services.db(
+                remember_conversation, dataclasses.asdict(info), sales_channel_id=sales_channel_id
+            )
 
     async def installed(self, info: ConversationInfo, conversation: TurnConversation) -> None:
         await self.remember(info)
         log.info("bot installed", extra={"conversation_type": info.conversation_type, "team": info.team_name})
-        greeting = (
-            messages.WELCOME_PERSONAL if info.conversation_type == "personal" else messages.WELCOME_TEAM
-        )
+        if info.conversation_type == "personal":
+            greeting = messages.WELCOME_PERSONAL
+        elif self.services.settings.sales_channel_id:
+            greeting = messages.WELCOME_TEAM_CONFIGURED
+        else:
+            greeting = messages.WELCOME_TEAM
         await conversation.send(Reply(text=greeting))
 
     async def uninstalled(self, info: ConversationInfo) -> None:

@@ -192,3 +192,8 @@ async def test_login_is_admin_only(bot: BotUnderTest) -> None:
     assert reply == "Sorry, `/login` is for admins only. Ask one of your bot admins to run it."
     [channel] = await bot.say("/login", where="channel", user=ADMIN)
     assert "only works in a personal chat" in channel
+
+
+async def test_usage_in_a_text_reply_has_no_angle_brackets(bot: BotUnderTest) -> None:
+    [reply] = await bot.say("lead")
+    assert reply.endswith("Usage: `lead DOMAIN`")
