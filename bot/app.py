@@ -15,10 +15,8 @@ from bot.commands.signin import admin_notice_hook
 from bot.services import Services
 from bot.turns import Turns
 from core.settings import Settings
-from poller.client import PartnerCenterClient
-from poller.pipeline import SyncDeps
-from poller.scan import DomainScanner
-from poller.service import SyncService
+from poller.client import HTTP_TIMEOUT, PartnerCenterClient
+from poller.service import SyncService, build_sync_deps
 from poller.token import make_token_source
 from storage.db import is_ready, make_engine, migrate
 
@@ -34,26 +32,13 @@ def create_app(
     """The aiohttp application; nothing starts talking to the outside until the app starts."""
     engine = make_engine(settings.database_url)
     adapter = build_adapter(settings)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), transport=http_transport)
-    client = PartnerCenterClient(
-        http,
-        make_token_source(settings, engine),
-        base_url=settings.partner_center_api_url,
-        page_size=settings.page_size,
-        max_pages=settings.max_pages,
-    )
+    http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, transport=http_transport)
+    client = PartnerCenterClient.from_settings(http, make_token_source(settings, engine), settings)
     services = Services(
         settings=settings,
         engine=engine,
         proactive=Proactive(adapter, settings.bot_id),
-        sync=SyncService(
-            SyncDeps(
-                settings,
-                engine,
-                client,
-                DomainScanner.from_settings(settings) if settings.scan_enabled else None,
-            )
-        ),
+        sync=SyncService(build_sync_deps(settings, engine, client)),
         partner_center=client,
     )
     services.sync.on_finished.append(admin_notice_hook(services))  # tell admins once when sign-in is lost

@@ -15,7 +15,7 @@ import httpx
 
 from core.logs import configure_logging
 from core.settings import Settings
-from poller.client import PartnerCenterClient
+from poller.client import HTTP_TIMEOUT, PartnerCenterClient
 from poller.pipeline import run_sync, summary
 from poller.service import build_sync_deps
 from poller.token import make_token_source
@@ -36,15 +36,8 @@ async def sync_once(settings: Settings, *, full: bool) -> SyncRun:
     engine = make_engine(settings.database_url)
     try:
         await asyncio.to_thread(migrate, engine)
-        timeout = httpx.Timeout(30.0, connect=10.0)
-        async with httpx.AsyncClient(timeout=timeout) as http:
-            client = PartnerCenterClient(
-                http,
-                make_token_source(settings, engine),
-                base_url=settings.partner_center_api_url,
-                page_size=settings.page_size,
-                max_pages=settings.max_pages,
-            )
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http:
+            client = PartnerCenterClient.from_settings(http, make_token_source(settings, engine), settings)
             deps = build_sync_deps(settings, engine, client)
             return await run_sync(deps, trigger="manual", force_full=full)
     finally:

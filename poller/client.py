@@ -33,6 +33,7 @@ from core.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from core.settings import Settings
 from poller.token import TokenSource
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,9 @@ def _error_details(body: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
 class PartnerCenterClient:
     """Talks to `/v1.0/engagements/referrals` with a bearer token from a `TokenSource`."""
 
@@ -160,6 +164,18 @@ class PartnerCenterClient:
         self._sleep = sleep
         self.stats = ClientStats()
         self.truncated = False  # the last iter_pages stopped at max_pages with a nextLink left
+
+    @classmethod
+    def from_settings(
+        cls, http: httpx.AsyncClient, tokens: TokenSource, settings: Settings
+    ) -> PartnerCenterClient:
+        return cls(
+            http,
+            tokens,
+            base_url=settings.partner_center_api_url,
+            page_size=settings.page_size,
+            max_pages=settings.max_pages,
+        )
 
     @property
     def referrals_url(self) -> str:
@@ -195,7 +211,9 @@ class PartnerCenterClient:
             body = response.body
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise UpstreamProtocolError(
-                    "list response has no 'value' array", status=response.status, url=url,
+                    "list response has no 'value' array",
+                    status=response.status,
+                    url=url,
                     request_id=response.request_id,
                 )
             next_link = body.get("@odata.nextLink")
@@ -304,7 +322,10 @@ class PartnerCenterClient:
         request_id = response.headers.get("request-id")
         log.info(
             "partner center %s %s -> %d (request-id %s)",
-            method, url, response.status_code, request_id,
+            method,
+            url,
+            response.status_code,
+            request_id,
             extra={"http_status": response.status_code, "url": url, "request_id": request_id},
         )
         return response
