@@ -11,6 +11,7 @@ fetched): `it@mail.example.co.uk` → `example.co.uk`. Consumer mail domains are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -42,16 +43,22 @@ def is_consumer_domain(domain: str) -> bool:
     return domain.split(".", 1)[0] in CONSUMER_NAMES
 
 
+_PLAIN_ASCII_HOST = re.compile(r"(?!.*(?:^|\.)xn--)(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+")
+
+
 @lru_cache(maxsize=65536)
 def normalize_domain(text: str) -> str | None:
     """The registrable domain of a host name or domain in canonical form; None when there is none."""
     host = text.strip().rstrip(".").lower()
     if not host or " " in host or "@" in host or ".." in host:
         return None
-    try:
-        ascii_host = idna.encode(host, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError, ValueError):
-        return None
+    if _PLAIN_ASCII_HOST.fullmatch(host):
+        ascii_host = host  # nothing for IDNA to do, and it is the costliest step of a sync
+    else:
+        try:
+            ascii_host = idna.encode(host, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            return None
     parts = _EXTRACT(ascii_host)
     if not parts.suffix or not parts.domain:
         return None
