@@ -1,4 +1,4 @@
-"""`python -m sandbox`: serve the fake Microsoft services until Ctrl-C / SIGTERM.
+"""`python -m sandbox`: serve the fake Microsoft services (Partner Center, Entra ID) until Ctrl-C / SIGTERM.
 
 Each service is started with its package's `serve(...)`; add more services next to the Partner Center one.
 """
@@ -11,7 +11,7 @@ import contextlib
 import signal
 from pathlib import Path
 
-from sandbox import partner_center
+from sandbox import entra, partner_center
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,6 +24,12 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--generate", type=int, default=0, metavar="N", help="add N synthetic referrals")
     parser.add_argument("--seed", type=int, default=0, help="random seed for --generate")
     parser.add_argument("--page-cap", type=int, default=None, help="at most this many items per page")
+    parser.add_argument("--entra-port", type=int, default=8102, help="fake Entra ID port, HTTPS (0: any free)")
+    parser.add_argument("--ca-file", type=Path, default=Path("data/sandbox/ca.pem"),
+                        help="where to write the fake Entra's CA certificate (REQUESTS_CA_BUNDLE for the bot)")
+    parser.add_argument("--token-lifetime", type=int, default=3600, help="fake Entra access-token lifetime (s)")
+    parser.add_argument("--entra-tokens-only", action="store_true",
+                        help="the Partner Center simulator accepts only access tokens the fake Entra issued")
     args = parser.parse_args(argv)
     if args.page_cap is not None and args.page_cap < 1:
         parser.error("--page-cap must be a positive integer")
@@ -47,13 +53,24 @@ async def main(argv: list[str] | None = None) -> None:
         store = build_partner_center_store(args)
     except (OSError, ValueError) as exc:  # unreadable file, bad JSON
         raise SystemExit(f"python -m sandbox: cannot load the seed file {args.seed_file}: {exc}") from None
-    app = partner_center.create_app(store, page_cap=args.page_cap)
+    fake_entra = entra.FakeEntra(access_token_lifetime=args.token_lifetime)
+    validator = fake_entra.is_valid_access_token if args.entra_tokens_only else None
+    app = partner_center.create_app(store, page_cap=args.page_cap, token_validator=validator)
+    services: list[partner_center.RunningService | entra.RunningEntra] = []
     try:
-        services = [await partner_center.serve(app, host=args.host, port=args.port)]
+        services.append(await partner_center.serve(app, host=args.host, port=args.port))
     except OSError as exc:  # port in use, bad host
         raise SystemExit(f"python -m sandbox: cannot listen on {args.host}:{args.port}: {exc}") from None
     for service in services:
         print(f"{service.name}: {service.url}{partner_center.API_PREFIX} ({len(store)} referrals)", flush=True)
+    try:
+        tls = entra.generate_tls(args.ca_file, include_public_roots=True)
+        login = await entra.serve(entra.create_app(fake_entra), ssl_context=tls.server_context(), port=args.entra_port)
+    except OSError as exc:  # unwritable CA file, port in use
+        raise SystemExit(f"python -m sandbox: cannot start the fake Entra ID: {exc}") from None
+    services.append(login)
+    print(f"{login.name}: AZURE_AUTHORITY_HOST={login.url} REQUESTS_CA_BUNDLE={tls.ca_cert} "
+          f"(approve /login codes at {login.url}/devicelogin)", flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
