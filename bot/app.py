@@ -16,6 +16,7 @@ from bot.services import Services
 from bot.turns import Turns
 from core.settings import Settings
 from poller.client import HTTP_TIMEOUT, PartnerCenterClient
+from poller.domains import normalize_domain
 from poller.service import SyncService, build_sync_deps
 from poller.token import make_token_source
 from storage.db import is_ready, make_engine, migrate
@@ -68,6 +69,7 @@ async def _start(app: web.Application) -> None:
     services = app[SERVICES]
     runtime: dict[str, Any] = app[_RUNTIME]
     await asyncio.to_thread(migrate, services.engine)
+    await asyncio.to_thread(normalize_domain, "warm-up.example.com")  # builds the Public Suffix List trie once
     await runtime["bot"].start()
     from bot.dispatcher import start_dispatcher
 

@@ -18,6 +18,11 @@ from storage.conversations import forget_conversation, remember_conversation
 log = logging.getLogger(__name__)
 
 
+def _fields(info: ConversationInfo) -> dict[str, Any]:
+    """The dataclass as a flat dict (`dataclasses.asdict` would deep-copy the stored reference every turn)."""
+    return {f.name: getattr(info, f.name) for f in dataclasses.fields(info)}
+
+
 class Turns:
     def __init__(self, services: Services, router: Router) -> None:
         self.services = services
@@ -27,13 +32,9 @@ class Turns:
     async def remember(self, info: ConversationInfo) -> None:
         sales_channel_id = self.services.settings.sales_channel_id
         try:
-            await self.services.db(
-                remember_conversation, dataclasses.asdict(info), sales_channel_id=sales_channel_id
-            )
+            await self.services.db(remember_conversation, _fields(info), sales_channel_id=sales_channel_id)
         except IntegrityError:  # Teams sends installationUpdate and conversationUpdate at once: the other won
-            await self.services.db(
-                remember_conversation, dataclasses.asdict(info), sales_channel_id=sales_channel_id
-            )
+            await self.services.db(remember_conversation, _fields(info), sales_channel_id=sales_channel_id)
 
     async def installed(self, info: ConversationInfo, conversation: TurnConversation) -> None:
         await self.remember(info)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from storage.models import DomainScan, Lead, Referral, SignIn, SyncRun
@@ -24,6 +25,7 @@ def list_referrals(
     total = session.exec(select(func.count()).select_from(Referral).where(*where)).one()
     rows = session.exec(
         select(Referral)
+        .options(defer(Referral.raw))  # type: ignore[arg-type]  # the list never shows the raw payload
         .where(*where)
         .order_by(col(Referral.created_at).desc(), col(Referral.id).desc())
         .offset((page - 1) * page_size)
@@ -51,6 +53,7 @@ def lead_details(
     scan = session.get(DomainScan, lead.domain)
     referrals = session.exec(
         select(Referral)
+        .options(defer(Referral.raw))  # type: ignore[arg-type]
         .where(Referral.lead_id == lead.id)
         .order_by(col(Referral.created_at).desc())
         .limit(limit)
