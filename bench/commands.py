@@ -52,35 +52,78 @@ def load(database_url: str, referrals: int, leads: int) -> list[str]:
         conn.execute(
             Lead.__table__.insert(),  # type: ignore[attr-defined]
             [
-                {"id": i + 1, "domain": d, "company": f"Customer {i}", "source": "partner_center",
-                 "external_id": None, "segment": rng.choice(["Existing", "Migration", "Cold"]),
-                 "score": rng.randint(10, 90), "score_reasons": ["Microsoft 365 mail → Existing +60"],
-                 "created_at": now, "updated_at": now}
+                {
+                    "id": i + 1,
+                    "domain": d,
+                    "company": f"Customer {i}",
+                    "source": "partner_center",
+                    "external_id": None,
+                    "segment": rng.choice(["Existing", "Migration", "Cold"]),
+                    "score": rng.randint(10, 90),
+                    "score_reasons": ["Microsoft 365 mail → Existing +60"],
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for i, d in enumerate(domains)
             ],
         )
         conn.execute(
             DomainScan.__table__.insert(),  # type: ignore[attr-defined]
-            [{"domain": d, "provider": "m365", "mx_hosts": [f"{d}.mail.protection.outlook.com"], "spf": None,
-              "dmarc": None, "error": None, "scanned_at": now} for d in domains[: leads // 2]],
+            [
+                {
+                    "domain": d,
+                    "provider": "m365",
+                    "mx_hosts": [f"{d}.mail.protection.outlook.com"],
+                    "spf": None,
+                    "dmarc": None,
+                    "error": None,
+                    "scanned_at": now,
+                }
+                for d in domains[: leads // 2]
+            ],
         )
         batch: list[dict[str, Any]] = []
         for i in range(referrals):
             lead = rng.randrange(leads)
             status, substatus = rng.choice(STATUSES)
             created = now - timedelta(minutes=rng.randrange(60 * 24 * 90))
-            batch.append({
-                "id": str(uuid.UUID(int=rng.getrandbits(128))), "engagement_id": None, "name": f"Deal {i}",
-                "kind": rng.choice(KINDS), "direction": "Incoming", "status": status, "substatus": substatus,
-                "status_reason": None, "referral_type": "Shared", "qualification": "SalesQualified",
-                "invited_by_org_id": "partner", "invited_by_org_name": "Fabrikam", "customer_name": f"Customer {lead}",
-                "customer_domain": domains[lead], "country": "GB", "deal_value": float(rng.randrange(1000, 900000)),
-                "currency": "USD", "notes": "Customer wants to migrate.", "invite_notes": None, "etag": '"e"',
-                "created_at": created, "updated_at": created, "expires_at": created + timedelta(days=14),
-                "accepted_at": None, "closed_at": None, "raw": {}, "lead_id": lead + 1, "first_seen_at": created,
-                "last_synced_at": now, "accepted_by_name": None, "accepted_by_aad_id": None,
-                "accepted_in_teams_at": None, "reminder_sent_at": None,
-            })
+            batch.append(
+                {
+                    "id": str(uuid.UUID(int=rng.getrandbits(128))),
+                    "engagement_id": None,
+                    "name": f"Deal {i}",
+                    "kind": rng.choice(KINDS),
+                    "direction": "Incoming",
+                    "status": status,
+                    "substatus": substatus,
+                    "status_reason": None,
+                    "referral_type": "Shared",
+                    "qualification": "SalesQualified",
+                    "invited_by_org_id": "partner",
+                    "invited_by_org_name": "Fabrikam",
+                    "customer_name": f"Customer {lead}",
+                    "customer_domain": domains[lead],
+                    "country": "GB",
+                    "deal_value": float(rng.randrange(1000, 900000)),
+                    "currency": "USD",
+                    "notes": "Customer wants to migrate.",
+                    "invite_notes": None,
+                    "etag": '"e"',
+                    "created_at": created,
+                    "updated_at": created,
+                    "expires_at": created + timedelta(days=14),
+                    "accepted_at": None,
+                    "closed_at": None,
+                    "raw": {},
+                    "lead_id": lead + 1,
+                    "first_seen_at": created,
+                    "last_synced_at": now,
+                    "accepted_by_name": None,
+                    "accepted_by_aad_id": None,
+                    "accepted_in_teams_at": None,
+                    "reminder_sent_at": None,
+                }
+            )
             if len(batch) == 10_000:
                 conn.execute(Referral.__table__.insert(), batch)  # type: ignore[attr-defined]
                 batch.clear()
@@ -99,8 +142,13 @@ def _serve_bot(database_url: str, connector_url: str, pipe: Any) -> None:
     """The bot in a process of its own (a core of its own), timing every request server-side."""
 
     async def serve() -> None:
-        settings = Settings(database_url=database_url, poller_enabled=False, scan_enabled=False,
-                            partner_center_access_token="unused", partner_center_api_url="http://127.0.0.1:9")
+        settings = Settings(
+            database_url=database_url,
+            poller_enabled=False,
+            scan_enabled=False,
+            partner_center_access_token="unused",
+            partner_center_api_url="http://127.0.0.1:9",
+        )
         app = create_app(settings)
         timings: dict[str, list[float]] = {}
 
@@ -148,8 +196,10 @@ async def measure(database_url: str, domains: list[str], requests: int, concurre
 
         for _ in range(20):  # warm up
             await one("referrals co-sell", "warmup")
-        for tag, make in (("referrals co-sell", lambda: "referrals co-sell"),
-                          ("lead <domain>", lambda: f"lead {rng.choice(domains)}")):
+        for tag, make in (
+            ("referrals co-sell", lambda: "referrals co-sell"),
+            ("lead <domain>", lambda: f"lead {rng.choice(domains)}"),
+        ):
             started = time.perf_counter()
             await asyncio.gather(*(one(make(), tag) for _ in range(requests)))
             walls[tag] = time.perf_counter() - started
@@ -158,9 +208,11 @@ async def measure(database_url: str, domains: list[str], requests: int, concurre
     server.join(10)
     for tag, wall in walls.items():
         values = timings[tag]
-        print(f"{tag:>20}: {len(values)} requests at {concurrency} concurrent, {len(values) / wall:,.0f} req/s; "
-              f"server-side p50 {statistics.median(values):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
-              f"max {max(values):.1f} ms (target p95 <= 50 ms)")
+        print(
+            f"{tag:>20}: {len(values)} requests at {concurrency} concurrent, {len(values) / wall:,.0f} req/s; "
+            f"server-side p50 {statistics.median(values):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
+            f"max {max(values):.1f} ms (target p95 <= 50 ms)"
+        )
     print(f"replies recorded by the fake connector: {len(connector.cards())} cards")
     await connector.close()
 
@@ -177,8 +229,10 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
         started = time.perf_counter()
         domains = load(url, args.referrals, args.leads)
-        print(f"loaded {args.referrals:,} referrals and {args.leads:,} leads into {url.split('://')[0]} "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"loaded {args.referrals:,} referrals and {args.leads:,} leads into {url.split('://')[0]} "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
         asyncio.run(measure(url, domains, args.requests, args.concurrency))
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -49,9 +49,7 @@ def floor_seconds(count: int, limits: Sequence[tuple[float, int]]) -> float:
 
 async def main(count: int) -> None:
     connector = await FakeConnector(throttle=True).start()
-    store = ReferralStore(
-        make_referral("co-sell", now=datetime.now(UTC) - timedelta(minutes=1)) for _ in range(count)
-    )
+    store = ReferralStore(make_referral("co-sell", now=datetime.now(UTC) - timedelta(minutes=1)) for _ in range(count))
     simulator = TestServer(create_simulator(store, token_validator={TOKEN}), host="127.0.0.1")
     await simulator.start_server()
     with tempfile.TemporaryDirectory() as tmp:

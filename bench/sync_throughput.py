@@ -149,8 +149,17 @@ def floor_seconds(bodies: list[bytes], engine: Engine) -> tuple[float, int]:
         for body in bodies:
             now = datetime.now(UTC).replace(tzinfo=None)
             rows = [
-                (r["id"], "x", r.get("direction") or "", r["status"], r.get("substatus"), r.get("eTag") or "",
-                 json.dumps(r), now, now)
+                (
+                    r["id"],
+                    "x",
+                    r.get("direction") or "",
+                    r["status"],
+                    r.get("substatus"),
+                    r.get("eTag") or "",
+                    json.dumps(r),
+                    now,
+                    now,
+                )
                 for r in json.loads(body)["value"]
                 if isinstance(r, dict) and isinstance(r.get("id"), str) and isinstance(r.get("status"), str)
             ]
@@ -196,21 +205,27 @@ def main(argv: list[str] | None = None) -> int:
                 cpu = time.process_time()
                 run, seconds = asyncio.run(sync(base_url, engine))
                 cpu = time.process_time() - cpu
-                print(f"round {round_number} end to end: status {run.status}, {run.pages} pages, "
-                      f"{run.requests} requests, {run.fetched} fetched, {run.inserted} inserted, "
-                      f"skipped {run.skipped}: {seconds:.3f} s ({cpu:.3f} s CPU in this process), "
-                      f"{run.fetched / seconds:,.0f} referrals/s")
+                print(
+                    f"round {round_number} end to end: status {run.status}, {run.pages} pages, "
+                    f"{run.requests} requests, {run.fetched} fetched, {run.inserted} inserted, "
+                    f"skipped {run.skipped}: {seconds:.3f} s ({cpu:.3f} s CPU in this process), "
+                    f"{run.fetched / seconds:,.0f} referrals/s"
+                )
                 poll, _ = asyncio.run(sync(base_url, engine))
                 written = poll.inserted + poll.updated + poll.notified
-                print(f"round {round_number} no-change incremental poll: mode {poll.mode}, "
-                      f"{poll.requests} request(s), {written} rows written ({poll.unchanged} unchanged)")
+                print(
+                    f"round {round_number} no-change incremental poll: mode {poll.mode}, "
+                    f"{poll.requests} request(s), {written} rows written ({poll.unchanged} unchanged)"
+                )
             with fresh_database(args.database_url, Path(tmp), f"floor{round_number}") as floor_engine:
                 floor_cpu = time.process_time()
                 floor, floor_rows = floor_seconds(bodies, floor_engine)
                 floor_cpu = time.process_time() - floor_cpu
-            print(f"round {round_number} floor (json.loads + executemany upsert of {floor_rows} rows, "
-                  f"{len(bodies)} pages): {floor:.3f} s ({floor_cpu:.3f} s CPU), {floor_rows / floor:,.0f} rows/s; "
-                  f"ratio {seconds / floor:.2f}x (CPU {cpu / floor_cpu:.2f}x)")
+            print(
+                f"round {round_number} floor (json.loads + executemany upsert of {floor_rows} rows, "
+                f"{len(bodies)} pages): {floor:.3f} s ({floor_cpu:.3f} s CPU), {floor_rows / floor:,.0f} rows/s; "
+                f"ratio {seconds / floor:.2f}x (CPU {cpu / floor_cpu:.2f}x)"
+            )
             best_e2e, best_floor = min(best_e2e, seconds), min(best_floor, floor)
         rate = run.fetched / best_e2e
         print(f"best end to end: {best_e2e:.3f} s, {rate:,.0f} referrals/s")
@@ -219,8 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no-change incremental poll: {poll.requests} request(s), {written} rows written")
         ok = rate >= 5000 and best_e2e / best_floor <= 3 and poll.requests == 1 and written == 0
         print(f"targets (>= 5000/s, <= 3x floor, 1 request, 0 rows): {'met' if ok else 'NOT met'}")
-        print(f"load average while measuring: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on "
-              f"{os.cpu_count()} CPUs")
+        print(f"load average while measuring: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     return 0
 
 

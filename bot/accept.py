@@ -123,8 +123,9 @@ async def _accept(services: Services, referral_id: str, caller: Caller) -> Outco
         detail=result.detail,
         now=services.now(),
     )
-    log.info("accept pressed", extra={"referral_id": referral_id, "outcome": result.outcome,
-                                      "user": caller.aad_object_id})
+    log.info(
+        "accept pressed", extra={"referral_id": referral_id, "outcome": result.outcome, "user": caller.aad_object_id}
+    )
     if result.outcome != "error":
         services.wake_dispatcher()
     return result

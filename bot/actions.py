@@ -75,16 +75,9 @@ class CardActions:
         kind = data.get("kind")
         status = data.get("status")
         page = data.get("page")
-        if (
-            kind not in (*KINDS, None, "all")
-            or status not in STATUS_WORDS
-            or not isinstance(page, int)
-            or page < 1
-        ):
+        if kind not in (*KINDS, None, "all") or status not in STATUS_WORDS or not isinstance(page, int) or page < 1:
             raise InvalidAction(messages.ACTION_BAD_PAGE)
-        return await referrals_list(
-            self.services, kind=None if kind == "all" else kind, status=status, page=page
-        )
+        return await referrals_list(self.services, kind=None if kind == "all" else kind, status=status, page=page)
 
     async def open_lead(self, data: dict[str, Any], caller: Caller, conversation: Any) -> dict[str, Any]:
         referral = await self._referral(data)
@@ -104,9 +97,7 @@ class CardActions:
         return await accept_referral(self.services, referral, caller, conversation, self.referral_card_for)
 
 
-async def referrals_list(
-    services: Services, *, kind: str | None, status: str | None, page: int
-) -> dict[str, Any]:
+async def referrals_list(services: Services, *, kind: str | None, status: str | None, page: int) -> dict[str, Any]:
     rows, total = await services.db(
         queries.list_referrals, kind=kind, statuses=STATUS_WORDS[status], page=page, page_size=PAGE_SIZE
     )

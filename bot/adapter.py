@@ -100,9 +100,7 @@ class _SdkConfig:
 class _CachedConnectors(ConnectorFactory):
     """Reuses connector clients: building one costs ~7 ms in msrest (a 999 x 500 list scan per retry policy)."""
 
-    def __init__(
-        self, inner: ConnectorFactory, app_id: str, cache: dict[tuple[str, str | None, str], Any]
-    ) -> None:
+    def __init__(self, inner: ConnectorFactory, app_id: str, cache: dict[tuple[str, str | None, str], Any]) -> None:
         self._inner = inner
         self._app_id = app_id
         self._cache = cache
@@ -112,9 +110,7 @@ class _CachedConnectors(ConnectorFactory):
         client = self._cache.get(key)
         if client is None:
             client = self._cache[key] = await self._inner.create(service_url, audience)
-            client.config.retry_policy.retries = (
-                0  # our dispatcher retries, honouring Retry-After; no hidden retries
-            )
+            client.config.retry_policy.retries = 0  # our dispatcher retries, honouring Retry-After; no hidden retries
         return client
 
 
@@ -174,9 +170,7 @@ def build_adapter(settings: Settings) -> CloudAdapter:
 
 async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     log.error("unhandled error in a bot turn", exc_info=error)
-    if (
-        turn_context.activity.type == ActivityTypes.message
-    ):  # never post into a channel for event/invoke turns
+    if turn_context.activity.type == ActivityTypes.message:  # never post into a channel for event/invoke turns
         try:
             await turn_context.send_activity(messages.INTERNAL_ERROR)
         except Exception:  # the connector itself may be what failed
@@ -187,9 +181,7 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
 # Inbound: POST /api/messages
 
 
-def messages_handler(
-    adapter: CloudAdapter, bot: TeamsBot
-) -> Callable[[web.Request], Awaitable[web.Response]]:
+def messages_handler(adapter: CloudAdapter, bot: TeamsBot) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         if "json" not in (request.content_type or ""):
             return _problem(415, "Send the activity as application/json.")
@@ -560,9 +552,7 @@ class Proactive:
 
     async def send(self, reference: dict[str, Any], reply: Reply) -> str:
         """Post into the conversation (a reply in the thread when the reference names one); returns the id."""
-        return await _send_proactive(
-            self._adapter, self._app_id, _restore_reference(reference), reply_activity(reply)
-        )
+        return await _send_proactive(self._adapter, self._app_id, _restore_reference(reference), reply_activity(reply))
 
     async def post_thread(self, reference: dict[str, Any], channel_id: str, card: dict[str, Any]) -> str:
         """Start a new thread in a Teams channel with `card`; returns the new root message id."""
@@ -615,9 +605,7 @@ class Proactive:
             error = outcome["error"]
             raise _delivery_error(error) if isinstance(error, _CONNECTOR_ERRORS) else error
 
-    async def reply_in_thread(
-        self, reference: dict[str, Any], channel_id: str, root_id: str, reply: Reply
-    ) -> str:
+    async def reply_in_thread(self, reference: dict[str, Any], channel_id: str, root_id: str, reply: Reply) -> str:
         ref = dict(reference)
         ref["conversation"] = {**reference.get("conversation", {}), "id": f"{channel_id};messageid={root_id}"}
         return await self.send(ref, reply)

@@ -27,9 +27,7 @@ SERVICES = web.AppKey("services", Services)
 _RUNTIME = web.AppKey("runtime", dict)
 
 
-def create_app(
-    settings: Settings, *, http_transport: httpx.AsyncBaseTransport | None = None
-) -> web.Application:
+def create_app(settings: Settings, *, http_transport: httpx.AsyncBaseTransport | None = None) -> web.Application:
     """The aiohttp application; nothing starts talking to the outside until the app starts."""
     engine = make_engine(settings.database_url)
     adapter = build_adapter(settings)

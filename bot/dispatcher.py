@@ -159,8 +159,9 @@ class Dispatcher:
             now = self.services.now()
             with contextlib.suppress(Exception):
                 for job_id in claimed:
-                    await self.services.db(repo.retry_job, job_id, at=now, error="released at shutdown",
-                                           count_attempt=False)
+                    await self.services.db(
+                        repo.retry_job, job_id, at=now, error="released at shutdown", count_attempt=False
+                    )
 
     async def _loop(self) -> None:
         interval = self.services.settings.dispatch_interval_seconds
@@ -212,18 +213,23 @@ class Dispatcher:
                 self.wake()  # the referral changed while we were sending: its edit is queued
         else:
             delay = jittered(self.options.row_backoff_base, job.attempts, self.options.row_backoff_cap)
-            log.warning("notification will be retried",
-                        extra={"referral_id": job.referral_id, "event": job.event, "error": error[:200],
-                               "attempts": job.attempts + 1, "retry_in_s": round(delay, 1)})
+            log.warning(
+                "notification will be retried",
+                extra={
+                    "referral_id": job.referral_id,
+                    "event": job.event,
+                    "error": error[:200],
+                    "attempts": job.attempts + 1,
+                    "retry_in_s": round(delay, 1),
+                },
+            )
             await self.services.db(repo.retry_job, job.id, at=now + timedelta(seconds=delay), error=error)
         self._claimed.discard(job.id)
 
     # -- rendering ----------------------------------------------------------------------------------
 
     def _render(self, referral: Referral, lead: Lead | None, now: datetime) -> dict[str, Any]:
-        return referral_card(
-            referral, lead=lead, portal_url=self.services.settings.partner_center_portal_url, now=now
-        )
+        return referral_card(referral, lead=lead, portal_url=self.services.settings.partner_center_portal_url, now=now)
 
     def _hash(self, referral: Referral, lead: Lead | None) -> str:
         return card_hash(self._render(referral, lead, _HASH_NOW))
@@ -247,8 +253,11 @@ class Dispatcher:
                 if not exc.retryable or attempt >= self.options.inline_attempts or self._stopping:
                     raise
                 if exc.status == 429:
-                    wait = exc.retry_after if exc.retry_after is not None else jittered(
-                        self.options.backoff_base, attempt, self.options.backoff_cap)
+                    wait = (
+                        exc.retry_after
+                        if exc.retry_after is not None
+                        else jittered(self.options.backoff_base, attempt, self.options.backoff_cap)
+                    )
                     self.limiter.block(thread, wait)
                 else:
                     wait = jittered(self.options.backoff_base, attempt, self.options.backoff_cap)
@@ -279,7 +288,11 @@ class Dispatcher:
                 errors.append(f"{channel.conversation_id}: {exc}")
                 continue
             await self.services.db(
-                repo.record_posted, referral.id, channel.conversation_id, activity_id, posted_hash,
+                repo.record_posted,
+                referral.id,
+                channel.conversation_id,
+                activity_id,
+                posted_hash,
                 now=self.services.now(),
             )
             log.info("referral card posted", extra={"referral_id": referral.id, "channel": channel.conversation_id})
@@ -302,8 +315,9 @@ class Dispatcher:
             try:
                 await self._deliver(
                     posted.conversation_id,
-                    partial(self.services.proactive.update, reference, posted.conversation_id, posted.activity_id,
-                            card),
+                    partial(
+                        self.services.proactive.update, reference, posted.conversation_id, posted.activity_id, card
+                    ),
                 )
             except DeliveryError as exc:
                 errors.append(f"{posted.conversation_id}: {exc}")
@@ -329,8 +343,13 @@ class Dispatcher:
                 try:
                     await self._deliver(
                         posted.conversation_id,
-                        partial(self.services.proactive.reply_in_thread, reference, posted.conversation_id,
-                                posted.activity_id, Reply(text=text)),
+                        partial(
+                            self.services.proactive.reply_in_thread,
+                            reference,
+                            posted.conversation_id,
+                            posted.activity_id,
+                            Reply(text=text),
+                        ),
                     )
                 except DeliveryError as exc:
                     log.warning("reminder not delivered; will retry", extra={"error": str(exc)[:200]})

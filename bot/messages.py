@@ -12,13 +12,9 @@ INTERNAL_ERROR = "Something went wrong on my side while doing that. It has been 
 
 SYNC_STARTED = "Sync started. I'll post the summary here when it ends."
 SYNC_JOINED = "A sync is already running (started {started}). I'll post its summary here when it ends."
-SYNC_DISABLED_NOT_SIGNED_IN = (
-    "Sync can't reach Partner Center: no one is signed in. An admin can run `/login`."
-)
+SYNC_DISABLED_NOT_SIGNED_IN = "Sync can't reach Partner Center: no one is signed in. An admin can run `/login`."
 
-NOTIFY_HERE_ONLY_CHANNEL = (
-    "`notify here` works in a team channel: run it in the channel that should get the cards."
-)
+NOTIFY_HERE_ONLY_CHANNEL = "`notify here` works in a team channel: run it in the channel that should get the cards."
 NOTIFY_HERE_DONE = "Done: new co-sell referral cards will be posted in this channel."
 NOTIFY_HERE_ALREADY = "This channel already gets the new co-sell referral cards."
 
@@ -63,9 +59,7 @@ NO_ARGUMENTS = "`{command}` takes no arguments."
 
 # --- Partner Center sign-in: /login, /logout, the token source (sign-in work; append-only) ---------------
 
-MAKE_TOKEN_CACHE_KEY = (
-    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
-)
+MAKE_TOKEN_CACHE_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 TOKEN_CACHE_KEY_MISSING = (
     "TOKEN_CACHE_KEY is not set, so I can't store a Partner Center sign-in safely. Make a key with "
     f"`{MAKE_TOKEN_CACHE_KEY}`, set TOKEN_CACHE_KEY to it and restart the bot."
@@ -84,8 +78,7 @@ AZURE_CLIENT_ID_MISSING = (
 )
 NOT_SIGNED_IN = "No one is signed in to Partner Center. An admin can run `/login` in a personal chat with me."
 SIGNIN_NEEDS_LOGIN = (
-    "The Partner Center sign-in stopped working ({reason}). "
-    "An admin can run `/login` in a personal chat with me."
+    "The Partner Center sign-in stopped working ({reason}). An admin can run `/login` in a personal chat with me."
 )
 SIGNIN_REFRESH_REJECTED = "Entra ID refused to renew it: {error}{description}"
 ENTRA_ANSWERED = "Entra ID answered {error}{description}"
@@ -106,8 +99,7 @@ LOGIN_REPLACED = "That sign-in code is no longer valid: a newer `/login` replace
 LOGIN_FAILED = "The sign-in didn't work ({reason}). Run `/login` to try again."
 LOGIN_COULD_NOT_START = "I couldn't start a sign-in: {reason}"
 LOGOUT_DONE = (
-    "Signed out: I forgot the stored Partner Center sign-in{who}. "
-    "Syncing pauses until an admin runs `/login`."
+    "Signed out: I forgot the stored Partner Center sign-in{who}. Syncing pauses until an admin runs `/login`."
 )
 LOGOUT_DONE_WHO = " of {username}"
 LOGOUT_NOTHING = "No Partner Center sign-in was stored, so there was nothing to forget."
@@ -122,10 +114,6 @@ ACCEPT_CONFLICT = "This referral changed in Partner Center while I was accepting
 ACCEPT_NOT_SIGNED_IN = (
     "Not accepted: no one is signed in to Partner Center. An admin can run `/login` in a personal chat with me."
 )
-ACCEPT_AUTH_FAILED = (
-    "Not accepted: Partner Center refused the bot's sign-in. An admin can run `/login` again."
-)
-ACCEPT_UNAVAILABLE = (
-    "Not accepted: Partner Center isn't answering right now. Nothing changed; please try again."
-)
+ACCEPT_AUTH_FAILED = "Not accepted: Partner Center refused the bot's sign-in. An admin can run `/login` again."
+ACCEPT_UNAVAILABLE = "Not accepted: Partner Center isn't answering right now. Nothing changed; please try again."
 OPEN_IN_PARTNER_CENTER = "Open referral in Partner Center"

@@ -102,9 +102,7 @@ def schema_problems(manifest: dict[str, Any]) -> list[str]:
     """What the official Teams manifest schema (draft-04) says is wrong, one line per problem."""
     validator = Draft4Validator(load_schema())
     errors = sorted(validator.iter_errors(manifest), key=lambda e: [str(p) for p in e.absolute_path])
-    return [
-        f"manifest.json {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message[:200]}" for e in errors
-    ]
+    return [f"manifest.json {'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message[:200]}" for e in errors]
 
 
 def icon_problems(app_dir: Path, manifest: dict[str, Any]) -> list[str]:
@@ -129,9 +127,7 @@ def icon_problems(app_dir: Path, manifest: dict[str, Any]) -> list[str]:
                         f"{role} icon {name} is {image.size[0]}x{image.size[1]}, must be {size[0]}x{size[1]}"
                     )
                 if role == "outline" and not outline_is_white_on_transparent(image):
-                    problems.append(
-                        f"outline icon {name} must be white (#FFFFFF) on a fully transparent background"
-                    )
+                    problems.append(f"outline icon {name} must be white (#FFFFFF) on a fully transparent background")
         except OSError as exc:
             problems.append(f"{role} icon {name} cannot be read: {exc}")
     return problems
@@ -151,9 +147,7 @@ def build_package(app_dir: Path, output: Path, env: Mapping[str, str]) -> Path:
     try:
         template = json.loads(manifest_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PackageError(
-            [f"no manifest at {manifest_path}: run from the project root or pass --app-dir"]
-        ) from None
+        raise PackageError([f"no manifest at {manifest_path}: run from the project root or pass --app-dir"]) from None
     except json.JSONDecodeError as exc:
         raise PackageError([f"{manifest_path} is not valid JSON: {exc}"]) from None
     manifest = fill_manifest(template, env)

@@ -150,9 +150,7 @@ class Router:
             await conversation.send(Reply(text=messages.ADMIN_ONLY.format(command=spec.name)))
             return
         if caller.conversation_type not in spec.scopes:
-            await conversation.send(
-                Reply(text=spec.scope_hint or messages.WRONG_SCOPE.format(command=spec.name))
-            )
+            await conversation.send(Reply(text=spec.scope_hint or messages.WRONG_SCOPE.format(command=spec.name)))
             return
         request = CommandRequest(caller=caller, args=args, conversation=conversation, services=services)
         try:

@@ -49,9 +49,7 @@ class Turns:
 
     async def uninstalled(self, info: ConversationInfo) -> None:
         removed = await self.services.db(forget_conversation, info.conversation_id, team_id=info.team_id)
-        log.info(
-            "bot uninstalled", extra={"conversation_id": info.conversation_id, "references_removed": removed}
-        )
+        log.info("bot uninstalled", extra={"conversation_id": info.conversation_id, "references_removed": removed})
 
     async def message(self, text: str, caller: Caller, conversation: TurnConversation) -> None:
         await self.router.dispatch(text, caller, conversation, self.services)

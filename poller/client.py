@@ -166,9 +166,7 @@ class PartnerCenterClient:
         self.truncated = False  # the last iter_pages stopped at max_pages with a nextLink left
 
     @classmethod
-    def from_settings(
-        cls, http: httpx.AsyncClient, tokens: TokenSource, settings: Settings
-    ) -> PartnerCenterClient:
+    def from_settings(cls, http: httpx.AsyncClient, tokens: TokenSource, settings: Settings) -> PartnerCenterClient:
         return cls(
             http,
             tokens,

@@ -29,9 +29,7 @@ class LeadLinks:
     created: set[str]  # domains whose lead was created now
 
 
-def _score_values(
-    scan: DomainScan | None, *, has_co_sell: bool, co_sell_boost: int, now: datetime
-) -> dict[str, Any]:
+def _score_values(scan: DomainScan | None, *, has_co_sell: bool, co_sell_boost: int, now: datetime) -> dict[str, Any]:
     result = score_lead(
         scan.provider if scan is not None else None,
         mx_hosts=scan.mx_hosts if scan is not None else None,
@@ -61,10 +59,14 @@ def ensure_leads(
         if c.domain in lead_ids or c.domain in rows:
             continue
         rows[c.domain] = {
-            "domain": c.domain, "company": c.company, "source": "partner_center", "external_id": c.referral_id,
+            "domain": c.domain,
+            "company": c.company,
+            "source": "partner_center",
+            "external_id": c.referral_id,
             "created_at": now,
-            **_score_values(scans.get(c.domain), has_co_sell=c.domain in co_sell_domains,
-                            co_sell_boost=co_sell_boost, now=now),
+            **_score_values(
+                scans.get(c.domain), has_co_sell=c.domain in co_sell_domains, co_sell_boost=co_sell_boost, now=now
+            ),
         }
     if rows:
         lead_ids.update(sync_repo.insert_leads(session, list(rows.values())))
@@ -94,8 +96,10 @@ def refresh_scores(
         scans = sync_repo.scans_by_domain(session, domains)
     co_sell = sync_repo.leads_with_co_sell(session, [lead_id for lead_id, _ in leads])
     updates = [
-        {"id": lead_id, **_score_values(scans.get(domain), has_co_sell=lead_id in co_sell,
-                                        co_sell_boost=co_sell_boost, now=now)}
+        {
+            "id": lead_id,
+            **_score_values(scans.get(domain), has_co_sell=lead_id in co_sell, co_sell_boost=co_sell_boost, now=now),
+        }
         for lead_id, domain in leads
     ]
     sync_repo.update_lead_scores(session, updates)

@@ -107,9 +107,7 @@ def _start_run(engine: Engine, trigger: str, mode: str) -> SyncRun:
         return sync_repo.start_run(session, trigger=trigger, mode=mode)
 
 
-def _store_page(
-    engine: Engine, items: list[Any], settings: Settings, *, advance_watermark: bool
-) -> PageOutcome:
+def _store_page(engine: Engine, items: list[Any], settings: Settings, *, advance_watermark: bool) -> PageOutcome:
     """One page, one transaction (the watermark moves inside it when paging oldest first)."""
     with session_scope(engine) as session:
         outcome = apply_page(
@@ -131,8 +129,13 @@ def _store_scans(engine: Engine, results: list[ScanResult], settings: Settings) 
             sync_repo.save_scan(
                 session,
                 DomainScan(
-                    domain=r.domain, provider=r.provider, mx_hosts=r.mx_hosts, spf=r.spf, dmarc=r.dmarc,
-                    error=r.error, scanned_at=now,
+                    domain=r.domain,
+                    provider=r.provider,
+                    mx_hosts=r.mx_hosts,
+                    spf=r.spf,
+                    dmarc=r.dmarc,
+                    error=r.error,
+                    scanned_at=now,
                 ),
             )
         session.flush()

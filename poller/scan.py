@@ -82,9 +82,7 @@ def provider_from(mx_hosts: list[str], spf: str | None) -> str:
 class DomainScanner:
     """Scans domains with dnspython's async resolver, bounded in time and concurrency."""
 
-    def __init__(
-        self, *, nameservers: Iterable[str] = (), timeout: float = 3.0, concurrency: int = 20
-    ) -> None:
+    def __init__(self, *, nameservers: Iterable[str] = (), timeout: float = 3.0, concurrency: int = 20) -> None:
         servers = [parse_nameserver(s) for s in nameservers]
         self._servers = servers
         self._timeout = timeout

@@ -84,9 +84,7 @@ class SyncService:
         if self._task is None or self._task.done():
             if self._paused and trigger == SCHEDULE:
                 log.info("scheduled sync skipped: paused until a new sign-in")
-                return SyncRun(
-                    trigger=trigger, status="not_signed_in", note=PAUSED_NOTE, finished_at=utcnow()
-                )
+                return SyncRun(trigger=trigger, status="not_signed_in", note=PAUSED_NOTE, finished_at=utcnow())
             self._started_at = utcnow()
             self._task = asyncio.create_task(self._run(trigger, force_full))
         return await asyncio.shield(self._task)

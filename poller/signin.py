@@ -37,9 +37,7 @@ log = logging.getLogger(__name__)
 
 SIGN_IN_ID = 1
 # Answers that mean the refresh token will never work again: someone must sign in anew.
-NEEDS_LOGIN_ERRORS = frozenset(
-    {"invalid_grant", "interaction_required", "login_required", "consent_required"}
-)
+NEEDS_LOGIN_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_required", "consent_required"})
 _NETWORK_ERRORS = (requests.exceptions.RequestException, OSError)
 
 
@@ -66,9 +64,7 @@ def check_login_settings(settings: Settings) -> None:
 
 
 def authority_url(settings: Settings) -> str:
-    return (
-        f"{settings.azure_authority_host.rstrip('/')}/{settings.azure_tenant_id.strip() or 'organizations'}"
-    )
+    return f"{settings.azure_authority_host.rstrip('/')}/{settings.azure_tenant_id.strip() or 'organizations'}"
 
 
 def scopes(settings: Settings) -> list[str]:
@@ -102,9 +98,7 @@ def _has_refresh_token(cache: msal.SerializableTokenCache) -> bool:
 
 def _expires_at(result: dict[str, Any]) -> datetime | None:
     expires_in = result.get("expires_in")
-    return (
-        utcnow() + timedelta(seconds=int(expires_in)) if isinstance(expires_in, int | float | str) else None
-    )
+    return utcnow() + timedelta(seconds=int(expires_in)) if isinstance(expires_in, int | float | str) else None
 
 
 def _describe(result: dict[str, Any], template: str = messages.ENTRA_ANSWERED) -> str:
@@ -117,9 +111,7 @@ def _describe(result: dict[str, Any], template: str = messages.ENTRA_ANSWERED) -
 
 def _unreachable(settings: Settings, exc: BaseException) -> UpstreamUnavailable:
     reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-    return UpstreamUnavailable(
-        messages.ENTRA_UNREACHABLE.format(authority=authority_url(settings), reason=reason)
-    )
+    return UpstreamUnavailable(messages.ENTRA_UNREACHABLE.format(authority=authority_url(settings), reason=reason))
 
 
 # -----------------------------------------------------------------------------------------------------------
@@ -241,9 +233,7 @@ class SignedInTokenSource:
         try:
             if self._app is None:
                 self._app = build_msal_app(self._settings, self._cache)
-            accounts = [
-                a for a in self._app.get_accounts() if a.get("home_account_id") == row.home_account_id
-            ]
+            accounts = [a for a in self._app.get_accounts() if a.get("home_account_id") == row.home_account_id]
             if not accounts:
                 return None
             result: dict[str, Any] | None = self._app.acquire_token_silent_with_error(
@@ -254,9 +244,7 @@ class SignedInTokenSource:
             raise _unreachable(self._settings, exc) from None
 
     def _mark_needs_login(self, loaded: str, reason: str) -> None:
-        written = _update_if_unchanged(
-            self._engine, loaded, {"state": "needs_login", "failure_reason": reason[:500]}
-        )
+        written = _update_if_unchanged(self._engine, loaded, {"state": "needs_login", "failure_reason": reason[:500]})
         if written:
             log.warning("Partner Center sign-in needs a new /login", extra={"reason": reason})
 
@@ -354,9 +342,7 @@ class SignInManager:
                 pending.stop_polling()
         return pending
 
-    def _initiate(
-        self, cache: msal.SerializableTokenCache
-    ) -> tuple[msal.PublicClientApplication, dict[str, Any]]:
+    def _initiate(self, cache: msal.SerializableTokenCache) -> tuple[msal.PublicClientApplication, dict[str, Any]]:
         app = build_msal_app(self._settings, cache)
         flow: dict[str, Any] = app.initiate_device_flow(scopes=scopes(self._settings))
         return app, flow
@@ -376,9 +362,7 @@ class SignInManager:
     async def wait(self, pending: PendingSignIn) -> SignInOutcome:
         """Poll until the code is used, declined, expires or is replaced; store the sign-in on success."""
         try:
-            result: dict[str, Any] = await asyncio.to_thread(
-                pending.app.acquire_token_by_device_flow, pending.flow
-            )
+            result: dict[str, Any] = await asyncio.to_thread(pending.app.acquire_token_by_device_flow, pending.flow)
         except asyncio.CancelledError:
             pending.stop_polling()
             raise
@@ -400,9 +384,7 @@ class SignInManager:
         accounts = pending.app.get_accounts()
         account = next((a for a in accounts if a.get("username") == claims.get("preferred_username")), None)
         account = account or (accounts[0] if accounts else {})
-        username = str(
-            claims.get("preferred_username") or account.get("username") or claims.get("name") or "?"
-        )
+        username = str(claims.get("preferred_username") or account.get("username") or claims.get("name") or "?")
         now = utcnow()
         _store_new_sign_in(
             self._engine,
@@ -487,18 +469,14 @@ async def notify_admins_if_needed(
     row = await asyncio.to_thread(_claim_notice, engine)
     if row is None:
         return 0
-    text = messages.SIGNIN_LOST_ADMIN_NOTICE.format(
-        reason=row.failure_reason or messages.SIGNIN_NO_REFRESH_TOKEN
-    )
+    text = messages.SIGNIN_LOST_ADMIN_NOTICE.format(reason=row.failure_reason or messages.SIGNIN_NO_REFRESH_TOKEN)
     told = 0
     for admin in settings.admin_aad_object_ids:
         try:
             if await send_to_admin(admin, text):
                 told += 1
         except Exception:  # one unreachable admin must not stop the others
-            log.warning(
-                "could not tell an admin about the lost sign-in", extra={"admin": admin}, exc_info=True
-            )
+            log.warning("could not tell an admin about the lost sign-in", extra={"admin": admin}, exc_info=True)
     if told == 0:
         await asyncio.to_thread(_release_notice, engine)
     return told

@@ -66,15 +66,33 @@ def prepare(items: list[Any], outcome: PageOutcome) -> list[Prepared]:
 def _row(p: Prepared, now: datetime) -> dict[str, Any]:
     r = p.record
     return {
-        "id": r.id, "engagement_id": r.engagement_id, "name": r.name, "kind": p.kind,
-        "direction": r.direction, "status": r.status, "substatus": r.substatus,
+        "id": r.id,
+        "engagement_id": r.engagement_id,
+        "name": r.name,
+        "kind": p.kind,
+        "direction": r.direction,
+        "status": r.status,
+        "substatus": r.substatus,
         "status_reason": r.status_reason,
-        "referral_type": r.referral_type, "qualification": r.qualification,
-        "invited_by_org_id": r.invited_by_org_id, "invited_by_org_name": r.invited_by_org_name,
-        "customer_name": r.customer_name, "customer_domain": p.domain, "country": r.country,
-        "deal_value": r.deal_value, "currency": r.currency, "notes": r.notes, "invite_notes": r.invite_notes,
-        "etag": r.etag, "created_at": r.created_at, "updated_at": r.updated_at, "expires_at": r.expires_at,
-        "accepted_at": r.accepted_at, "closed_at": r.closed_at, "raw": r.raw, "last_synced_at": now,
+        "referral_type": r.referral_type,
+        "qualification": r.qualification,
+        "invited_by_org_id": r.invited_by_org_id,
+        "invited_by_org_name": r.invited_by_org_name,
+        "customer_name": r.customer_name,
+        "customer_domain": p.domain,
+        "country": r.country,
+        "deal_value": r.deal_value,
+        "currency": r.currency,
+        "notes": r.notes,
+        "invite_notes": r.invite_notes,
+        "etag": r.etag,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+        "expires_at": r.expires_at,
+        "accepted_at": r.accepted_at,
+        "closed_at": r.closed_at,
+        "raw": r.raw,
+        "last_synced_at": now,
     }
 
 
@@ -105,9 +123,7 @@ def _needs_link(p: Prepared, stored: dict[str, sync_repo.StoredReferral]) -> boo
     return old is None or old.lead_id is None or old.customer_domain != p.domain
 
 
-def _write_outbox(
-    session: Session, new: list[Prepared], changed: list[Prepared], *, now: datetime
-) -> int:
+def _write_outbox(session: Session, new: list[Prepared], changed: list[Prepared], *, now: datetime) -> int:
     """`post` for each new incoming co-sell referral; `update` for each changed one that has cards."""
     posts = [p.record.id for p in new if p.kind == "co-sell" and is_incoming(p.record)]
     written = sync_repo.add_outbox(session, posts, "post", now=now)

@@ -18,18 +18,29 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8101, help="Partner Center simulator port (0: any free)")
-    parser.add_argument("--seed-file", type=Path, default=partner_center.SEED_FILE,
-                        help="JSON file of referrals to start with (default: the documented examples)")
+    parser.add_argument(
+        "--seed-file",
+        type=Path,
+        default=partner_center.SEED_FILE,
+        help="JSON file of referrals to start with (default: the documented examples)",
+    )
     parser.add_argument("--no-seed", action="store_true", help="start without the seed file")
     parser.add_argument("--generate", type=int, default=0, metavar="N", help="add N synthetic referrals")
     parser.add_argument("--seed", type=int, default=0, help="random seed for --generate")
     parser.add_argument("--page-cap", type=int, default=None, help="at most this many items per page")
     parser.add_argument("--entra-port", type=int, default=8102, help="fake Entra ID port, HTTPS (0: any free)")
-    parser.add_argument("--ca-file", type=Path, default=Path("data/sandbox/ca.pem"),
-                        help="where to write the fake Entra's CA certificate (REQUESTS_CA_BUNDLE for the bot)")
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        default=Path("data/sandbox/ca.pem"),
+        help="where to write the fake Entra's CA certificate (REQUESTS_CA_BUNDLE for the bot)",
+    )
     parser.add_argument("--token-lifetime", type=int, default=3600, help="fake Entra access-token lifetime (s)")
-    parser.add_argument("--entra-tokens-only", action="store_true",
-                        help="the Partner Center simulator accepts only access tokens the fake Entra issued")
+    parser.add_argument(
+        "--entra-tokens-only",
+        action="store_true",
+        help="the Partner Center simulator accepts only access tokens the fake Entra issued",
+    )
     args = parser.parse_args(argv)
     if args.page_cap is not None and args.page_cap < 1:
         parser.error("--page-cap must be a positive integer")
@@ -69,8 +80,11 @@ async def main(argv: list[str] | None = None) -> None:
     except OSError as exc:  # unwritable CA file, port in use
         raise SystemExit(f"python -m sandbox: cannot start the fake Entra ID: {exc}") from None
     services.append(login)
-    print(f"{login.name}: AZURE_AUTHORITY_HOST={login.url} REQUESTS_CA_BUNDLE={tls.ca_cert} "
-          f"(approve /login codes at {login.url}/devicelogin)", flush=True)
+    print(
+        f"{login.name}: AZURE_AUTHORITY_HOST={login.url} REQUESTS_CA_BUNDLE={tls.ca_cert} "
+        f"(approve /login codes at {login.url}/devicelogin)",
+        flush=True,
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -79,9 +79,7 @@ def seeded_store(generate: int, seed: int) -> ReferralStore:
     return store
 
 
-async def serve_app(
-    app: web.Application, port: int = 0, ssl_context: Any = None
-) -> tuple[web.AppRunner, str]:
+async def serve_app(app: web.Application, port: int = 0, ssl_context: Any = None) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, HOST, port, ssl_context=ssl_context).start()
@@ -115,9 +113,7 @@ class DemoStack:
     options: DemoOptions
     store: ReferralStore = field(init=False)
     entra: fake_entra.FakeEntra = field(
-        default_factory=lambda: fake_entra.FakeEntra(
-            poll_interval=2, allowed_client_ids=frozenset({DEMO_CLIENT_ID})
-        )
+        default_factory=lambda: fake_entra.FakeEntra(poll_interval=2, allowed_client_ids=frozenset({DEMO_CLIENT_ID}))
     )
     urls: dict[str, str] = field(default_factory=dict)
     bot: subprocess.Popen[bytes] | None = None
@@ -150,9 +146,7 @@ class DemoStack:
     async def _start_sandbox(self) -> None:
         self.store = seeded_store(self.options.generate, self.options.seed)
         tls = fake_entra.generate_tls(self.ca_file, self.options.state_dir / "tls", include_public_roots=True)
-        runner, self.urls["entra"] = await serve_app(
-            fake_entra.create_app(self.entra), 0, tls.server_context()
-        )
+        runner, self.urls["entra"] = await serve_app(fake_entra.create_app(self.entra), 0, tls.server_context())
         self._runners.append(runner)
 
         def valid(token: str) -> bool:  # the static demo token, or one the fake Entra issued at /login
@@ -201,14 +195,10 @@ class DemoStack:
         port = self.options.bot_port or free_port()
         self.urls["bot"] = f"http://{HOST}:{port}"
         with (self.logs / "bot.log").open("ab") as log:
-            self.bot = spawn(
-                [sys.executable, "-m", "bot"], env=self.bot_env(port), cwd=self.options.state_dir, log=log
-            )
+            self.bot = spawn([sys.executable, "-m", "bot"], env=self.bot_env(port), cwd=self.options.state_dir, log=log)
         await self._wait_ready(f"{self.urls['bot']}/readyz", self.bot, self.logs / "bot.log")
 
-    async def _wait_ready(
-        self, url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
-    ) -> None:
+    async def _wait_ready(self, url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         async with httpx.AsyncClient(timeout=5) as http:
@@ -376,17 +366,11 @@ async def _until(stop: asyncio.Event, work: Awaitable[None]) -> None:
 
 def parse_args(argv: list[str] | None = None) -> DemoOptions:
     parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--no-playground", action="store_true", help="run without Agents Playground (headless)"
-    )
+    parser.add_argument("--no-playground", action="store_true", help="run without Agents Playground (headless)")
     parser.add_argument("--playground-port", type=int, default=56150)
     parser.add_argument("--bot-port", type=int, default=0, help="0: any free port")
-    parser.add_argument(
-        "--state-dir", type=Path, default=ROOT / ".demo", help="database, CA, logs (default .demo)"
-    )
-    parser.add_argument(
-        "--generate", type=int, default=25, help="generated referrals besides the documented 5"
-    )
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".demo", help="database, CA, logs (default .demo)")
+    parser.add_argument("--generate", type=int, default=25, help="generated referrals besides the documented 5")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--poll-interval", type=int, default=15, help="seconds between scheduled syncs")
     parser.add_argument("--no-trickle", action="store_true", help="no new co-sell referral every 45-60 s")

@@ -28,9 +28,7 @@ def remember_conversation(session: Session, fields: dict[str, Any], *, sales_cha
                 "conversation_id": sales_channel_id,
                 "reference": reference,
                 "is_sales_channel": True,
-                "channel_name": fields.get("channel_name")
-                if fields["conversation_id"] == sales_channel_id
-                else None,
+                "channel_name": fields.get("channel_name") if fields["conversation_id"] == sales_channel_id else None,
             },
         )
     return changed
@@ -73,9 +71,7 @@ def make_sales_channel(session: Session, conversation_id: str, fields: dict[str,
     if row is None:
         if fields is None:
             raise LookupError(conversation_id)
-        session.add(
-            ConversationRef(**{**fields, "conversation_id": conversation_id, "is_sales_channel": True})
-        )
+        session.add(ConversationRef(**{**fields, "conversation_id": conversation_id, "is_sales_channel": True}))
         return True
     if row.is_sales_channel:
         return False

@@ -104,9 +104,7 @@ class SyncRun(SQLModel, table=True):
     trigger: str = Field(default="schedule", max_length=16)
     mode: str = Field(default="full", max_length=16)
     status: str = Field(default="running", max_length=16)
-    started_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
-    )
+    started_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
     finished_at: datetime | None = _dt()
     pages: int = 0
     requests: int = 0

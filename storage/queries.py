@@ -46,9 +46,7 @@ def lead_by_domain(session: Session, domain: str) -> Lead | None:
     return session.exec(select(Lead).where(Lead.domain == domain)).first()
 
 
-def lead_details(
-    session: Session, lead: Lead, *, limit: int = 50
-) -> tuple[DomainScan | None, list[Referral]]:
+def lead_details(session: Session, lead: Lead, *, limit: int = 50) -> tuple[DomainScan | None, list[Referral]]:
     """The lead's scan and its linked referrals (newest first)."""
     scan = session.get(DomainScan, lead.domain)
     referrals = session.exec(
@@ -63,24 +61,17 @@ def lead_details(
 
 def top_leads(session: Session, *, limit: int = 10) -> list[tuple[Lead, str | None]]:
     """The best-scored leads, each with the most notable kind among its referrals."""
-    leads = list(
-        session.exec(select(Lead).order_by(col(Lead.score).desc(), col(Lead.domain)).limit(limit)).all()
-    )
+    leads = list(session.exec(select(Lead).order_by(col(Lead.score).desc(), col(Lead.domain)).limit(limit)).all())
     if not leads:
         return []
     pairs = session.exec(
-        select(Referral.lead_id, Referral.kind)
-        .where(col(Referral.lead_id).in_([lead.id for lead in leads]))
-        .distinct()
+        select(Referral.lead_id, Referral.kind).where(col(Referral.lead_id).in_([lead.id for lead in leads])).distinct()
     ).all()
     kinds: dict[int, set[str]] = {}
     for lead_id, kind in pairs:
         if lead_id is not None:
             kinds.setdefault(lead_id, set()).add(kind)
-    return [
-        (lead, next((k for k in KIND_PRIORITY if k in kinds.get(lead.id or -1, set())), None))
-        for lead in leads
-    ]
+    return [(lead, next((k for k in KIND_PRIORITY if k in kinds.get(lead.id or -1, set())), None)) for lead in leads]
 
 
 def last_sync_run(session: Session) -> SyncRun | None:

@@ -80,9 +80,7 @@ def stored_referrals(session: Session, ids: Collection[str]) -> dict[str, Stored
     c = REFERRAL.c
     found: dict[str, StoredReferral] = {}
     for chunk in _chunks(list(ids)):
-        query = select(c.id, c.etag, c.updated_at, c.lead_id, c.customer_domain, c.kind).where(
-            c.id.in_(chunk)
-        )
+        query = select(c.id, c.etag, c.updated_at, c.lead_id, c.customer_domain, c.kind).where(c.id.in_(chunk))
         for row in session.connection().execute(query):
             found[row[0]] = StoredReferral(*row)
     return found
@@ -156,9 +154,7 @@ def referrals_with_cards(session: Session, ids: Collection[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(list(ids)):
         found.update(
-            session.connection()
-            .execute(select(CARD.c.referral_id).where(CARD.c.referral_id.in_(chunk)))
-            .scalars()
+            session.connection().execute(select(CARD.c.referral_id).where(CARD.c.referral_id.in_(chunk))).scalars()
         )
     return found
 
@@ -229,9 +225,7 @@ def leads_for_scoring(session: Session, domains: Collection[str]) -> list[tuple[
     for chunk in _chunks(sorted(domains)):
         result.extend(
             (row.id, row.domain)
-            for row in session.connection().execute(
-                select(LEAD.c.id, LEAD.c.domain).where(LEAD.c.domain.in_(chunk))
-            )
+            for row in session.connection().execute(select(LEAD.c.id, LEAD.c.domain).where(LEAD.c.domain.in_(chunk)))
         )
     return result
 

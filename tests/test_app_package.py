@@ -42,28 +42,21 @@ def validator() -> Draft4Validator:
 
 def test_vendored_schemas_agree() -> None:
     shipped = ROOT / "bot" / "schemas" / "teams-manifest-1.19.schema.json"
-    assert json.loads(shipped.read_text(encoding="utf-8")) == json.loads(
-        SCHEMA_PATH.read_text(encoding="utf-8")
-    )
+    assert json.loads(shipped.read_text(encoding="utf-8")) == json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 def test_filled_manifest_is_valid(validator: Draft4Validator) -> None:
     manifest = fill_manifest(template(), ENV)
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(manifest)]
     assert errors == []
-    assert (
-        manifest["$schema"]
-        == "https://developer.microsoft.com/json-schemas/teams/v1.19/MicrosoftTeams.schema.json"
-    )
+    assert manifest["$schema"] == "https://developer.microsoft.com/json-schemas/teams/v1.19/MicrosoftTeams.schema.json"
     assert manifest["manifestVersion"] == "1.19"
     assert manifest["id"] == APP_ID
     assert manifest["bots"][0]["botId"] == BOT_ID
     assert manifest["name"]["short"] == "Referral Radar"
     assert sorted(manifest["bots"][0]["scopes"]) == ["groupChat", "personal", "team"]
     assert manifest["validDomains"] == []
-    assert all(
-        manifest["developer"][k].startswith("https://") for k in ("websiteUrl", "privacyUrl", "termsOfUseUrl")
-    )
+    assert all(manifest["developer"][k].startswith("https://") for k in ("websiteUrl", "privacyUrl", "termsOfUseUrl"))
     assert "${{" not in json.dumps(manifest)
     suffixed = fill_manifest(template(), {**ENV, "APP_NAME_SUFFIX": " (dev)"})
     assert suffixed["name"]["short"] == "Referral Radar (dev)"
@@ -85,9 +78,7 @@ def test_template_placeholders() -> None:
         pytest.param(lambda m: m.pop("developer"), id="no-developer"),
         pytest.param(lambda m: m.update(accentColor="blue"), id="accent-not-hex"),
         pytest.param(
-            lambda m: m["bots"][0]["commandLists"][0]["commands"].extend(
-                [{"title": "x", "description": "y"}] * 2
-            ),
+            lambda m: m["bots"][0]["commandLists"][0]["commands"].extend([{"title": "x", "description": "y"}] * 2),
             id="more-than-10-commands",
         ),
     ],
@@ -168,9 +159,7 @@ def run_package(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.C
 
 def test_package_command_writes_the_zip(tmp_path: Path, validator: Draft4Validator) -> None:
     out = tmp_path / "out" / "appPackage.zip"
-    result = run_package(
-        tmp_path, {**ENV, "APP_NAME_SUFFIX": "-dev"}, "--app-dir", str(APP_DIR), "--output", str(out)
-    )
+    result = run_package(tmp_path, {**ENV, "APP_NAME_SUFFIX": "-dev"}, "--app-dir", str(APP_DIR), "--output", str(out))
     assert result.returncode == 0, result.stderr
     assert str(out) in result.stdout
     with zipfile.ZipFile(out) as archive:
@@ -241,9 +230,7 @@ def test_command_lists_match_router() -> None:
     for command_list in bot["commandLists"]:
         wanted = {ROUTER_SCOPE[scope] for scope in command_list["scopes"]}
         expected = [
-            {"title": spec.name, "description": spec.description}
-            for spec in specs
-            if wanted & set(spec.scopes)
+            {"title": spec.name, "description": spec.description} for spec in specs if wanted & set(spec.scopes)
         ]
         assert command_list["commands"] == expected, command_list["scopes"]
         covered += command_list["scopes"]

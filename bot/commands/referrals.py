@@ -47,9 +47,7 @@ def domain_from_user_text(text: str) -> str | None:
 
 
 def register(router: Router) -> None:
-    @router.command(
-        "referrals", usage="referrals [co-sell|marketplace|ms-lead|all] [new|active|closed] [page N]"
-    )
+    @router.command("referrals", usage="referrals [co-sell|marketplace|ms-lead|all] [new|active|closed] [page N]")
     async def referrals(req: CommandRequest) -> Reply:
         """List stored referrals by kind and status, a page at a time."""
         kind, status, page = parse_referrals_args(req.args)
@@ -67,9 +65,7 @@ def register(router: Router) -> None:
         lead = await req.services.db(queries.get_lead, found.lead_id)
         settings = req.services.settings
         return Reply(
-            card=referral_card(
-                found, lead=lead, portal_url=settings.partner_center_portal_url, now=req.services.now()
-            )
+            card=referral_card(found, lead=lead, portal_url=settings.partner_center_portal_url, now=req.services.now())
         )
 
     @router.command("lead", usage="lead <domain>")

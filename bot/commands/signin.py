@@ -27,9 +27,7 @@ def signin_manager(services: Any) -> SignInManager:
 
 
 def register(router: Router) -> None:
-    @router.command(
-        "/login", admin=True, scopes=frozenset({PERSONAL}), scope_hint=messages.LOGIN_PERSONAL_ONLY
-    )
+    @router.command("/login", admin=True, scopes=frozenset({PERSONAL}), scope_hint=messages.LOGIN_PERSONAL_ONLY)
     async def login(req: CommandRequest) -> Reply | None:
         """Sign in to Partner Center with a device code."""
         if req.args:
@@ -47,9 +45,7 @@ def register(router: Router) -> None:
         req.conversation.follow_up(lambda: _finish(req, manager, pending))
         return None
 
-    @router.command(
-        "/logout", admin=True, scopes=frozenset({PERSONAL}), scope_hint=messages.LOGOUT_PERSONAL_ONLY
-    )
+    @router.command("/logout", admin=True, scopes=frozenset({PERSONAL}), scope_hint=messages.LOGOUT_PERSONAL_ONLY)
     async def logout(req: CommandRequest) -> Reply:
         """Forget the stored Partner Center sign-in."""
         if req.args:

@@ -124,9 +124,7 @@ async def _token(request: web.Request) -> web.Response:
                 _base_url(request), client_id, str(form.get("refresh_token", "")), str(form.get("scope", ""))
             )
         else:
-            return _oauth_error(
-                "unsupported_grant_type", f"AADSTS70003: grant_type {grant_type!r} is not supported."
-            )
+            return _oauth_error("unsupported_grant_type", f"AADSTS70003: grant_type {grant_type!r} is not supported.")
     except TokenError as exc:
         return _oauth_error(exc.error, exc.description)
     return web.json_response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})

@@ -144,11 +144,7 @@ class FakeEntra:
     def pending_user_codes(self) -> list[str]:
         with self._lock:
             now = time.time()
-            return [
-                c.user_code
-                for c in self._device_codes.values()
-                if c.state == "pending" and c.expires_at > now
-            ]
+            return [c.user_code for c in self._device_codes.values() if c.state == "pending" and c.expires_at > now]
 
     def token_requests(self, grant_type: str | None = None) -> list[RequestRecord]:
         """The recorded token-endpoint requests (optionally of one grant type)."""
@@ -156,8 +152,7 @@ class FakeEntra:
             return [
                 r
                 for r in self.requests
-                if r.path.endswith("/oauth2/v2.0/token")
-                and (grant_type is None or r.grant_type == grant_type)
+                if r.path.endswith("/oauth2/v2.0/token") and (grant_type is None or r.grant_type == grant_type)
             ]
 
     # -- what the HTTP endpoints do ---------------------------------------------------------------
@@ -192,9 +187,7 @@ class FakeEntra:
             if code is None or code.client_id != client_id or code.state == "redeemed":
                 raise TokenError("invalid_grant", "AADSTS70000: The provided device code is not valid.")
             if code.state == "declined":
-                raise TokenError(
-                    "authorization_declined", "AADSTS70000: The user declined the sign-in request."
-                )
+                raise TokenError("authorization_declined", "AADSTS70000: The user declined the sign-in request.")
             if code.expires_at < time.time():
                 raise TokenError("expired_token", "AADSTS70020: The provided device code has expired.")
             if code.state == "pending":
@@ -207,15 +200,11 @@ class FakeEntra:
             grant = Grant(code.username, code.client_id, code.tenant, code.scope)
             return self._issue(base_url, grant)
 
-    def redeem_refresh_token(
-        self, base_url: str, client_id: str, refresh_token: str, scope: str
-    ) -> dict[str, Any]:
+    def redeem_refresh_token(self, base_url: str, client_id: str, refresh_token: str, scope: str) -> dict[str, Any]:
         with self._lock:
             grant = self._refresh_tokens.get(refresh_token)
             if grant is None or grant.client_id != client_id:
-                raise TokenError(
-                    "invalid_grant", "AADSTS9002313: Invalid request. Request is malformed or invalid."
-                )
+                raise TokenError("invalid_grant", "AADSTS9002313: Invalid request. Request is malformed or invalid.")
             if grant.revoked:
                 raise TokenError(
                     "invalid_grant",
@@ -251,12 +240,8 @@ class FakeEntra:
         self._forget_expired(now)
         access_token = secrets.token_urlsafe(48)
         refresh_token = secrets.token_urlsafe(64)
-        self._access_tokens[access_token] = AccessToken(
-            grant.username, grant.scope, now + self.access_token_lifetime
-        )
-        self._refresh_tokens[refresh_token] = (
-            grant  # the same grant: revoking it revokes every token of the sign-in
-        )
+        self._access_tokens[access_token] = AccessToken(grant.username, grant.scope, now + self.access_token_lifetime)
+        self._refresh_tokens[refresh_token] = grant  # the same grant: revoking it revokes every token of the sign-in
         tenant_id = tenant_id_for(grant.tenant)
         oid = object_id_for(grant.username)
         claims = {

@@ -125,9 +125,7 @@ def generate_tls(
 
         bundle += b"\n" + Path(certifi.where()).read_bytes()
     ca_path.write_bytes(bundle)
-    files = TlsFiles(
-        ca_cert=ca_path, server_cert=folder / "entra-server.pem", server_key=folder / "entra-server.key"
-    )
+    files = TlsFiles(ca_cert=ca_path, server_cert=folder / "entra-server.pem", server_key=folder / "entra-server.key")
     files.server_cert.write_bytes(_pem(server_cert) + _pem(ca_cert))
     files.server_key.touch(mode=0o600)
     files.server_key.write_bytes(

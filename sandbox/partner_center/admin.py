@@ -1,15 +1,15 @@
 """Admin routes for tests and the demo (no auth, never subject to faults, not in the request log).
 
-    GET    /_sandbox/faults              active faults
-    POST   /_sandbox/faults              add one fault (JSON object) or several (array); fields as in `Fault`
-    DELETE /_sandbox/faults              clear all faults
-    GET    /_sandbox/requests            the request log (API requests only; tokens never recorded)
-    DELETE /_sandbox/requests            clear the request log
-    POST   /_sandbox/referrals           add one referral (object) or many (array) as given
-    POST   /_sandbox/referrals/generate  {"kind": "co-sell", "count": 1, "direction": "Incoming"} → new referrals
-    PATCH  /_sandbox/referrals/{id}      a change made "in Partner Center": merge the JSON object, new eTag
-    GET    /_sandbox/config              {"page_cap": …, "default_top": …}
-    PATCH  /_sandbox/config              change page_cap / default_top on the running server
+GET    /_sandbox/faults              active faults
+POST   /_sandbox/faults              add one fault (JSON object) or several (array); fields as in `Fault`
+DELETE /_sandbox/faults              clear all faults
+GET    /_sandbox/requests            the request log (API requests only; tokens never recorded)
+DELETE /_sandbox/requests            clear the request log
+POST   /_sandbox/referrals           add one referral (object) or many (array) as given
+POST   /_sandbox/referrals/generate  {"kind": "co-sell", "count": 1, "direction": "Incoming"} → new referrals
+PATCH  /_sandbox/referrals/{id}      a change made "in Partner Center": merge the JSON object, new eTag
+GET    /_sandbox/config              {"page_cap": …, "default_top": …}
+PATCH  /_sandbox/config              change page_cap / default_top on the running server
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ async def add_referrals(request: web.Request) -> web.Response:
 async def generate_referrals(request: web.Request) -> web.Response:
     data = await _json_body(request) if request.body_exists else {}
     if not isinstance(data, dict):
-        return _bad("Send a JSON object like {\"kind\": \"co-sell\", \"count\": 1}")
+        return _bad('Send a JSON object like {"kind": "co-sell", "count": 1}')
     count = data.get("count", 1)
     if not isinstance(count, int) or not 1 <= count <= 1000:
         return _bad("count must be an integer between 1 and 1000")

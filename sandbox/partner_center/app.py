@@ -153,7 +153,7 @@ def _corrupt(response: web.Response, fault: Fault) -> web.Response:
     if fault.kind == "truncated":
         broken = body[: max(1, len(body) // 2)]
     else:
-        broken = b"<html><body>Service Unavailable</body></html> {\"value\": [ }"
+        broken = b'<html><body>Service Unavailable</body></html> {"value": [ }'
     headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
     return web.Response(body=broken, status=response.status, headers=headers, content_type="application/json")
 
@@ -168,18 +168,19 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     token = token.strip()
     challenge = {"WWW-Authenticate": 'Bearer realm="api.partner.microsoft.com"'}
     if scheme.lower() != "bearer" or not token:
-        return error_response(401, "Authorization header with a Bearer token is required",
-                              target="authorization", headers=challenge)
+        return error_response(
+            401, "Authorization header with a Bearer token is required", target="authorization", headers=challenge
+        )
     if token in request.app[FORBIDDEN_KEY]:
-        return error_response(403, "The user does not have the Referrals Admin or Referrals User role",
-                              target="authorization")
+        return error_response(
+            403, "The user does not have the Referrals Admin or Referrals User role", target="authorization"
+        )
     validator = request.app[VALIDATOR_KEY]
     verdict = validator(token)
     if inspect.isawaitable(verdict):
         verdict = await verdict
     if not verdict:
-        return error_response(401, "The access token is invalid or expired",
-                              target="authorization", headers=challenge)
+        return error_response(401, "The access token is invalid or expired", target="authorization", headers=challenge)
     return await handler(request)
 
 
@@ -243,7 +244,7 @@ async def list_referrals(request: web.Request) -> web.Response:
             return error_response(400, str(exc), target="$skiptoken")
 
     page_size = min(top, config.page_cap) if config.page_cap else top
-    page_keys = snapshot.keys[offset: offset + page_size]
+    page_keys = snapshot.keys[offset : offset + page_size]
     items = [doc for doc in (store.peek(key) for key in page_keys) if doc is not None]
     body: dict[str, Any] = {
         "@odata.context": f"{base_url(request)}/v1.0/$metadata#Referrals",
@@ -307,8 +308,12 @@ async def patch_referral(request: web.Request) -> web.Response:
         return error_response(400, "The request body is not valid JSON")
     if_match = request.headers.get("If-Match")
     if if_match is not None and not etag_matches(if_match, current.get("eTag")):
-        return error_response(412, "The eTag does not match.", inner_code="resourceModified",
-                              inner_message="Referral was modified since last read")
+        return error_response(
+            412,
+            "The eTag does not match.",
+            inner_code="resourceModified",
+            inner_message="Referral was modified since last read",
+        )
     try:
         updated = apply_patch(current, body)
     except PatchRejected as exc:

@@ -124,36 +124,62 @@ class Faults:
     # Convenience constructors for tests -------------------------------------------------------------
 
     def throttle(
-        self, count: int | None = 1, *, retry_after: float = 1, http_date: bool = False,
-        method: str | None = None, path_prefix: str | None = None,
+        self,
+        count: int | None = 1,
+        *,
+        retry_after: float = 1,
+        http_date: bool = False,
+        method: str | None = None,
+        path_prefix: str | None = None,
     ) -> Fault:
         """The next `count` requests get 429 with Retry-After."""
-        return self.add(Fault("throttle", count, retry_after=retry_after, http_date=http_date,
-                              method=method, path_prefix=path_prefix))
+        return self.add(
+            Fault(
+                "throttle", count, retry_after=retry_after, http_date=http_date, method=method, path_prefix=path_prefix
+            )
+        )
 
     def server_error(
-        self, count: int | None = 1, *, status: int = 500, retry_after: float | None = None,
-        method: str | None = None, path_prefix: str | None = None,
+        self,
+        count: int | None = 1,
+        *,
+        status: int = 500,
+        retry_after: float | None = None,
+        method: str | None = None,
+        path_prefix: str | None = None,
     ) -> Fault:
         """The next `count` requests get `status` (500/502/503/504) with the documented error body."""
-        return self.add(Fault("error", count, status=status, retry_after=retry_after,
-                              method=method, path_prefix=path_prefix))
+        return self.add(
+            Fault("error", count, status=status, retry_after=retry_after, method=method, path_prefix=path_prefix)
+        )
 
     def slow(
-        self, count: int | None = 1, *, delay: float = 1.0,
-        method: str | None = None, path_prefix: str | None = None,
+        self,
+        count: int | None = 1,
+        *,
+        delay: float = 1.0,
+        method: str | None = None,
+        path_prefix: str | None = None,
     ) -> Fault:
         """The next `count` requests are answered normally after `delay` seconds."""
         return self.add(Fault("slow", count, delay=delay, method=method, path_prefix=path_prefix))
 
     def malformed_json(
-        self, count: int | None = 1, *, method: str | None = None, path_prefix: str | None = None,
+        self,
+        count: int | None = 1,
+        *,
+        method: str | None = None,
+        path_prefix: str | None = None,
     ) -> Fault:
         """The next `count` responses with a body get a body that is not JSON at all (status unchanged)."""
         return self.add(Fault("malformed", count, method=method, path_prefix=path_prefix))
 
     def truncated_json(
-        self, count: int | None = 1, *, method: str | None = None, path_prefix: str | None = None,
+        self,
+        count: int | None = 1,
+        *,
+        method: str | None = None,
+        path_prefix: str | None = None,
     ) -> Fault:
         """The next `count` responses with a body are cut in half (valid start, no end)."""
         return self.add(Fault("truncated", count, method=method, path_prefix=path_prefix))

@@ -32,39 +32,105 @@ API_BASE = "https://api.partner.microsoft.com/v1.0/engagements/referrals"
 
 KINDS = ("co-sell", "co-sell-independent", "marketplace", "ms-lead", "other")
 STATUSES = (
-    ("New", "Pending"), ("New", "Received"), ("Active", "Accepted"),
-    ("Closed", "Won"), ("Closed", "Lost"), ("Closed", "Declined"), ("Closed", "Expired"),
+    ("New", "Pending"),
+    ("New", "Received"),
+    ("Active", "Accepted"),
+    ("Closed", "Won"),
+    ("Closed", "Lost"),
+    ("Closed", "Declined"),
+    ("Closed", "Expired"),
 )
 UNKNOWN_STATUSES = (("Active", "Engaged"), ("Closed", "Error"), ("Error", "None"))
 QUIRKS = (
-    "null-expiration", "empty-email", "null-email", "consumer-domain", "mixed-case-email", "subdomain-email",
-    "idn-domain", "extra-fields", "team-object", "pascal-consent", "missing-id", "status-wrong-type",
+    "null-expiration",
+    "empty-email",
+    "null-email",
+    "consumer-domain",
+    "mixed-case-email",
+    "subdomain-email",
+    "idn-domain",
+    "extra-fields",
+    "team-object",
+    "pascal-consent",
+    "missing-id",
+    "status-wrong-type",
 )
 _QUIRK_RATES = {
-    "null-expiration": 0.08, "empty-email": 0.04, "null-email": 0.04, "consumer-domain": 0.05,
-    "mixed-case-email": 0.05, "subdomain-email": 0.04, "idn-domain": 0.02, "extra-fields": 0.05,
-    "team-object": 0.02, "pascal-consent": 0.03, "missing-id": 0.005, "status-wrong-type": 0.005,
+    "null-expiration": 0.08,
+    "empty-email": 0.04,
+    "null-email": 0.04,
+    "consumer-domain": 0.05,
+    "mixed-case-email": 0.05,
+    "subdomain-email": 0.04,
+    "idn-domain": 0.02,
+    "extra-fields": 0.05,
+    "team-object": 0.02,
+    "pascal-consent": 0.03,
+    "missing-id": 0.005,
+    "status-wrong-type": 0.005,
 }
 CONSUMER_DOMAINS = ("gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "live.com", "icloud.com", "gmx.de")
 
 _COMPANY_WORDS = (
-    "Northwind", "Fabrikam", "Tailspin", "Adatum", "Litware", "Proseware", "Wingtip", "Woodgrove", "Alpine",
-    "Coho", "Lucerne", "Margie", "Fourth Coffee", "Blue Yonder", "Trey", "Relecloud", "Humongous", "Bellows",
-    "Datum", "Graphic Design", "Lamna", "Munson", "Nod", "Southridge", "Wide World", "VanArsdel", "Liberty",
-    "Contoso Pharma", "Tasmanian", "Fincher",
+    "Northwind",
+    "Fabrikam",
+    "Tailspin",
+    "Adatum",
+    "Litware",
+    "Proseware",
+    "Wingtip",
+    "Woodgrove",
+    "Alpine",
+    "Coho",
+    "Lucerne",
+    "Margie",
+    "Fourth Coffee",
+    "Blue Yonder",
+    "Trey",
+    "Relecloud",
+    "Humongous",
+    "Bellows",
+    "Datum",
+    "Graphic Design",
+    "Lamna",
+    "Munson",
+    "Nod",
+    "Southridge",
+    "Wide World",
+    "VanArsdel",
+    "Liberty",
+    "Contoso Pharma",
+    "Tasmanian",
+    "Fincher",
 )
 _COMPANY_SUFFIXES = (
-    ("Traders", "traders"), ("Toys", "toys"), ("Bank", "bank"), ("Labs", "labs"), ("Systems", "systems"),
-    ("Logistics", "logistics"), ("Health", "health"), ("Foods", "foods"), ("Energy", "energy"),
-    ("Group", "group"), ("Airlines", "air"), ("Insurance", "insurance"), ("Motors", "motors"),
+    ("Traders", "traders"),
+    ("Toys", "toys"),
+    ("Bank", "bank"),
+    ("Labs", "labs"),
+    ("Systems", "systems"),
+    ("Logistics", "logistics"),
+    ("Health", "health"),
+    ("Foods", "foods"),
+    ("Energy", "energy"),
+    ("Group", "group"),
+    ("Airlines", "air"),
+    ("Insurance", "insurance"),
+    ("Motors", "motors"),
 )
 _PLACES = (  # (tld, country, city, postal code, locale, currency)
-    ("com", "US", "Seattle", "98101", "en-us", "USD"), ("co.uk", "GB", "Leeds", "LS1 4AP", "en-gb", "GBP"),
-    ("de", "DE", "Berlin", "10115", "de-de", "EUR"), ("fr", "FR", "Lyon", "69001", "fr-fr", "EUR"),
-    ("com.au", "AU", "Sydney", "2000", "en-au", "AUD"), ("nl", "NL", "Utrecht", "3511", "nl-nl", "EUR"),
-    ("io", "US", "Austin", "73301", "en-us", "USD"), ("com.br", "BR", "Sao Paulo", "01310-100", "pt-br", "BRL"),
-    ("co.jp", "JP", "Osaka", "530-0001", "ja-jp", "JPY"), ("es", "ES", "Madrid", "28001", "es-es", "EUR"),
-    ("ca", "CA", "Toronto", "M5H 2N2", "en-ca", "CAD"), ("net", "US", "Denver", "80202", "en-us", "USD"),
+    ("com", "US", "Seattle", "98101", "en-us", "USD"),
+    ("co.uk", "GB", "Leeds", "LS1 4AP", "en-gb", "GBP"),
+    ("de", "DE", "Berlin", "10115", "de-de", "EUR"),
+    ("fr", "FR", "Lyon", "69001", "fr-fr", "EUR"),
+    ("com.au", "AU", "Sydney", "2000", "en-au", "AUD"),
+    ("nl", "NL", "Utrecht", "3511", "nl-nl", "EUR"),
+    ("io", "US", "Austin", "73301", "en-us", "USD"),
+    ("com.br", "BR", "Sao Paulo", "01310-100", "pt-br", "BRL"),
+    ("co.jp", "JP", "Osaka", "530-0001", "ja-jp", "JPY"),
+    ("es", "ES", "Madrid", "28001", "es-es", "EUR"),
+    ("ca", "CA", "Toronto", "M5H 2N2", "en-ca", "CAD"),
+    ("net", "US", "Denver", "80202", "en-us", "USD"),
 )
 _IDN_CUSTOMERS = (  # (name, domain, country, city, postal, locale, currency)
     ("München Bau GmbH", "münchen-bau.de", "DE", "München", "80331", "de-de", "EUR"),
@@ -72,19 +138,80 @@ _IDN_CUSTOMERS = (  # (name, domain, country, city, postal, locale, currency)
     ("Ørsted Nordic ApS", "ørsted-nordic.dk", "DK", "København", "1050", "da-dk", "DKK"),
     ("Café Société SARL", "café-société.fr", "FR", "Paris", "75001", "fr-fr", "EUR"),
 )
-_FIRST = ("Priya", "Diego", "Sue", "Joe", "Avery", "Lucas", "Camila", "Marta", "Kenji", "Amara", "Liam", "Noor",
-          "Sofia", "Mateo", "Hannah", "Yusuf", "Elena", "Tom", "Aisha", "Jonas")
-_LAST = ("Natarajan", "Ramirez", "Smith", "Hansen", "Chen", "Oliveira", "Souza", "Kowalski", "Tanaka", "Okafor",
-         "Murphy", "Haddad", "Rossi", "Garcia", "Schmidt", "Demir", "Petrova", "Baker", "Khan", "Berg")
-_SIZES = ("1to9employees", "10to50employees", "51to250employees", "251to1000employees", "1001to5000employees",
-          "5001to10000employees", "Morethan20000employees")
+_FIRST = (
+    "Priya",
+    "Diego",
+    "Sue",
+    "Joe",
+    "Avery",
+    "Lucas",
+    "Camila",
+    "Marta",
+    "Kenji",
+    "Amara",
+    "Liam",
+    "Noor",
+    "Sofia",
+    "Mateo",
+    "Hannah",
+    "Yusuf",
+    "Elena",
+    "Tom",
+    "Aisha",
+    "Jonas",
+)
+_LAST = (
+    "Natarajan",
+    "Ramirez",
+    "Smith",
+    "Hansen",
+    "Chen",
+    "Oliveira",
+    "Souza",
+    "Kowalski",
+    "Tanaka",
+    "Okafor",
+    "Murphy",
+    "Haddad",
+    "Rossi",
+    "Garcia",
+    "Schmidt",
+    "Demir",
+    "Petrova",
+    "Baker",
+    "Khan",
+    "Berg",
+)
+_SIZES = (
+    "1to9employees",
+    "10to50employees",
+    "51to250employees",
+    "251to1000employees",
+    "1001to5000employees",
+    "5001to10000employees",
+    "Morethan20000employees",
+)
 _PRODUCTS = ("Azure", "Microsoft365", "Dynamics365Enterprise", "Teams", "SQL", "EnterpriseMobilityAndSecurity")
 _INDUSTRIES = ("Manufacturing", "Financial Services", "Retail & Consumer Goods", "Education", "Healthcare")
 _SERVICES = ("DeploymentOrMigration", "ConsultingAndProfessional", "ManagedServices", "LearningAndCertification")
-_PROJECTS = ("Azure migration", "Copilot rollout", "Dynamics 365 supply chain", "Security modernization",
-             "Data platform", "Teams Phone", "AVD pilot", "Fabric analytics")
-_PARTNERS = ("Fabrikam Solutions", "Alpine Ski Consulting", "Trey Research Partners", "Lamna Cloud",
-             "Bellows Digital", "Southridge IT")
+_PROJECTS = (
+    "Azure migration",
+    "Copilot rollout",
+    "Dynamics 365 supply chain",
+    "Security modernization",
+    "Data platform",
+    "Teams Phone",
+    "AVD pilot",
+    "Fabric analytics",
+)
+_PARTNERS = (
+    "Fabrikam Solutions",
+    "Alpine Ski Consulting",
+    "Trey Research Partners",
+    "Lamna Cloud",
+    "Bellows Digital",
+    "Southridge IT",
+)
 _CALLS_TO_ACTION = ("ContactMe", "FreeTrial", "TestDrive", "GetItNow")
 
 
@@ -165,8 +292,15 @@ class _Customers:
 # ---------------------------------------------------------------------------------------------- building
 
 
-def _member(rng: random.Random, email_domain: str | None, locale: str | None, *, title: bool = False,
-            mixed_case: bool = False, mailbox: str | None = None) -> dict[str, Any]:
+def _member(
+    rng: random.Random,
+    email_domain: str | None,
+    locale: str | None,
+    *,
+    title: bool = False,
+    mixed_case: bool = False,
+    mailbox: str | None = None,
+) -> dict[str, Any]:
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     if email_domain is None:
         email = None
@@ -266,11 +400,19 @@ def _details(rng: random.Random, customer: Customer, kind: str) -> dict[str, Any
             "industries": [{"id": rng.choice(_INDUSTRIES)}],
             "products": [{"id": p} for p in products],
             "services": [{"id": rng.choice(_SERVICES)}] if kind != "marketplace" else [],
-            "solutions": [{
-                "id": solution_id, "name": "Contoso Accelerator", "type": "Name", "price": None,
-                "quantity": None, "currency": None, "publisherName": OUR_ORG_NAME, "solutionType": None,
-                "closingDateTime": None,
-            }],
+            "solutions": [
+                {
+                    "id": solution_id,
+                    "name": "Contoso Accelerator",
+                    "type": "Name",
+                    "price": None,
+                    "quantity": None,
+                    "currency": None,
+                    "publisherName": OUR_ORG_NAME,
+                    "solutionType": None,
+                    "closingDateTime": None,
+                }
+            ],
             "offers": [],
             "salesPlays": [],
             "additionalRequirements": {"iot": {}, "attributes": []},

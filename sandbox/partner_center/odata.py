@@ -383,9 +383,7 @@ def parse_orderby(text: str | None) -> list[OrderBy]:
         field = words[0]
         direction = words[1].lower() if len(words) == 2 else "asc"
         if field not in ORDERABLE_FIELDS:
-            raise ODataError(
-                f"$orderby supports only {', '.join(ORDERABLE_FIELDS)}; got {field!r}", "$orderby"
-            )
+            raise ODataError(f"$orderby supports only {', '.join(ORDERABLE_FIELDS)}; got {field!r}", "$orderby")
         if direction not in ("asc", "desc"):
             raise ODataError(f"$orderby direction must be asc or desc; got {words[1]!r}", "$orderby")
         keys.append(OrderBy(field, direction == "desc"))

@@ -24,9 +24,19 @@ SUBSTATUSES: dict[str, frozenset[str]] = {
 }
 # Not documented as an allow-list; the reference infers these (plus server-managed ones) are read-only.
 READ_ONLY = (
-    ("id",), ("engagementId",), ("organizationId",), ("createdDateTime",), ("type",), ("direction",),
-    ("qualification",), ("inviteContext", "invitedBy"),
-    ("eTag",), ("updatedDateTime",), ("acceptedDateTime",), ("closedDateTime",), ("links",),
+    ("id",),
+    ("engagementId",),
+    ("organizationId",),
+    ("createdDateTime",),
+    ("type",),
+    ("direction",),
+    ("qualification",),
+    ("inviteContext", "invitedBy"),
+    ("eTag",),
+    ("updatedDateTime",),
+    ("acceptedDateTime",),
+    ("closedDateTime",),
+    ("links",),
 )
 ALLOWED_OPS = frozenset({"add", "replace"})
 
@@ -59,9 +69,7 @@ def _canonical_segments(document: Any, segments: list[str]) -> list[str]:
         if isinstance(current, dict):
             if segment not in current:
                 lowered = segment.lower()
-                segment = next(
-                    (k for k in current if isinstance(k, str) and k.lower() == lowered), segment
-                )
+                segment = next((k for k in current if isinstance(k, str) and k.lower() == lowered), segment)
             current = current.get(segment)
         elif isinstance(current, list) and segment.isdigit() and int(segment) < len(current):
             current = current[int(segment)]
@@ -96,7 +104,7 @@ def _check_read_only(segments: list[str], op: Mapping[str, Any], document: Mappi
         if len(segments) < len(read_only) and tuple(read_only[: len(segments)]) == tuple(segments):
             new_child: Any = op.get("value")
             old_child: Any = _resolve(document, segments)
-            for name in read_only[len(segments):]:
+            for name in read_only[len(segments) :]:
                 new_child = new_child.get(name) if isinstance(new_child, Mapping) else None
                 old_child = old_child.get(name) if isinstance(old_child, Mapping) else None
             if new_child != old_child:

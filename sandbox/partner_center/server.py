@@ -19,8 +19,9 @@ class RunningService:
         await self.runner.cleanup()
 
 
-async def serve(app: web.Application, *, host: str = "127.0.0.1", port: int = 8101,
-                name: str = "partner-center") -> RunningService:
+async def serve(
+    app: web.Application, *, host: str = "127.0.0.1", port: int = 8101, name: str = "partner-center"
+) -> RunningService:
     """Start `app` on host:port (port 0 picks a free one) and return at once."""
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()

@@ -59,9 +59,7 @@ class Playground:
     async def install_in(self, conversation_id: str) -> None:
         """What opening a chat or team in the page does: the bot gets installationUpdate + conversationUpdate."""
         async with httpx.AsyncClient(timeout=30) as http:
-            response = await http.post(
-                f"{self.url}/_debug/conversation/{conversation_id}/installation", json={}
-            )
+            response = await http.post(f"{self.url}/_debug/conversation/{conversation_id}/installation", json={})
             response.raise_for_status()
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -152,9 +150,7 @@ async def start_playground(
     return playground
 
 
-def _launch(
-    bot_endpoint: str, port: int, workdir: Path, log_file: Path
-) -> tuple[subprocess.Popen[bytes], int]:
+def _launch(bot_endpoint: str, port: int, workdir: Path, log_file: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Start node with the demo config; returns the process and where its output starts in `log_file`."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -173,9 +169,7 @@ def _reported_port(log_file: Path, offset: int) -> int | None:
     return int(found[-1]) if found else None
 
 
-async def _wait_for_port(
-    process: subprocess.Popen[bytes], log_file: Path, offset: int, timeout: float
-) -> int:
+async def _wait_for_port(process: subprocess.Popen[bytes], log_file: Path, offset: int, timeout: float) -> int:
     """The port it listens on, read from its output (it silently takes another one when ours is busy)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -198,8 +192,6 @@ async def _wait_for_ping(playground: Playground, process: subprocess.Popen[bytes
                 if (await http.get(f"{playground.url}/_debug/ping")).text.strip() == "pong":
                     return
             if process.poll() is not None:
-                raise PlaygroundError(
-                    f"the playground exited ({process.returncode}); see {playground.log_file}"
-                )
+                raise PlaygroundError(f"the playground exited ({process.returncode}); see {playground.log_file}")
             await asyncio.sleep(0.3)
     raise PlaygroundError(f"the playground did not answer on {playground.url} within {timeout:.0f} s")

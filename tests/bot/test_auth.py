@@ -119,9 +119,7 @@ async def secured(
         "unknown-key",
     ],
 )
-async def test_every_authentication_failure_is_401(
-    secured: tuple[TestClient, Teams, Any], header: str | None
-) -> None:
+async def test_every_authentication_failure_is_401(secured: tuple[TestClient, Teams, Any], header: str | None) -> None:
     client, teams, _ = secured
     activity = teams.installation()
     now = int(time.time())

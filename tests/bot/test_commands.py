@@ -170,8 +170,7 @@ async def test_notify_here_is_refused_for_non_admins_and_logged(
         "Sorry, `notify here` is for admins only. Ask one of your bot admins to run it."
     ]
     assert any(
-        r.getMessage() == "admin command refused"
-        and getattr(r, "aad_object_id", None) == SELLER["aadObjectId"]
+        r.getMessage() == "admin command refused" and getattr(r, "aad_object_id", None) == SELLER["aadObjectId"]
         for r in caplog.records
     )
 

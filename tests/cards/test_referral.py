@@ -54,13 +54,9 @@ def test_new_co_sell_referral_card(assert_valid_card: Check) -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("status", "substatus"), [("Active", "Accepted"), ("Closed", "Won"), ("Closed", "Expired")]
-)
+@pytest.mark.parametrize(("status", "substatus"), [("Active", "Accepted"), ("Closed", "Won"), ("Closed", "Expired")])
 def test_accept_only_while_new(assert_valid_card: Check, status: str, substatus: str) -> None:
-    card = referral_card(
-        make_referral(status=status, substatus=substatus), lead=None, portal_url=PORTAL, now=NOW
-    )
+    card = referral_card(make_referral(status=status, substatus=substatus), lead=None, portal_url=PORTAL, now=NOW)
     assert_valid_card(card)
     assert "Accept" not in buttons(card)
     assert not [a for a in actions_of(card) if a.get("verb") == "accept"]
@@ -91,9 +87,7 @@ def test_accepted_by_and_note(assert_valid_card: Check) -> None:
         accepted_by_name="Ada *Lovelace*",
         accepted_in_teams_at=NOW - timedelta(minutes=5),
     )
-    card = referral_card(
-        referral, lead=None, portal_url=PORTAL, now=NOW, note="Already accepted by [Bob](http://evil)"
-    )
+    card = referral_card(referral, lead=None, portal_url=PORTAL, now=NOW, note="Already accepted by [Bob](http://evil)")
     assert_valid_card(card)
     texts = all_text(card)
     assert texts[0] == r"Already accepted by \[Bob\]\(http://evil\)"
@@ -101,9 +95,7 @@ def test_accepted_by_and_note(assert_valid_card: Check) -> None:
 
 
 def test_missing_values_and_expiry(assert_valid_card: Check) -> None:
-    referral = make_referral(
-        name=None, deal_value=None, currency=None, country=None, expires_at=None, notes=None
-    )
+    referral = make_referral(name=None, deal_value=None, currency=None, country=None, expires_at=None, notes=None)
     card = referral_card(referral, lead=None, portal_url="https://pc.example/leads", now=NOW)
     assert_valid_card(card)
     facts = facts_of(card)
@@ -112,13 +104,9 @@ def test_missing_values_and_expiry(assert_valid_card: Check) -> None:
     assert facts["Expires"] == "no expiry date"
     assert all_text(card)[1] == r"Referral 7d1c5c2e\-3f7a\-4a7e\-9b1c\-0e8f2b6a9d41"
     assert buttons(card)["Open in Partner Center"]["url"] == "https://pc.example/leads/" + RID
-    expired = referral_card(
-        make_referral(expires_at=NOW - timedelta(hours=1)), lead=None, portal_url=PORTAL, now=NOW
-    )
+    expired = referral_card(make_referral(expires_at=NOW - timedelta(hours=1)), lead=None, portal_url=PORTAL, now=NOW)
     assert facts_of(expired)["Expires"].startswith("expired (")
-    soon = referral_card(
-        make_referral(expires_at=NOW + timedelta(hours=5)), lead=None, portal_url=PORTAL, now=NOW
-    )
+    soon = referral_card(make_referral(expires_at=NOW + timedelta(hours=5)), lead=None, portal_url=PORTAL, now=NOW)
     assert facts_of(soon)["Expires"].startswith("expires in 5 hours")
 
 
@@ -187,22 +175,16 @@ def test_list_card_rows_and_paging(assert_valid_card: Check) -> None:
 
 
 def test_list_card_first_and_last_pages(assert_valid_card: Check) -> None:
-    first = referral_list_card(
-        make_page(10), kind="all", status="new", page=1, total=12, page_size=10, now=NOW
-    )
+    first = referral_list_card(make_page(10), kind="all", status="new", page=1, total=12, page_size=10, now=NOW)
     assert_valid_card(first)
     assert all_text(first)[0] == "All referrals — new (12)"
     assert [a["title"] for a in first["actions"]] == ["Next"]
     assert first["actions"][0]["data"] == {"kind": "all", "status": "new", "page": 2}
-    last = referral_list_card(
-        make_page(2), kind="ms-lead", status="closed", page=2, total=12, page_size=10, now=NOW
-    )
+    last = referral_list_card(make_page(2), kind="ms-lead", status="closed", page=2, total=12, page_size=10, now=NOW)
     assert_valid_card(last)
     assert all_text(last)[0] == "MS lead referrals — closed (12)"
     assert [a["title"] for a in last["actions"]] == ["Previous"]
-    only = referral_list_card(
-        make_page(3), kind="marketplace", status=None, page=1, total=3, page_size=10, now=NOW
-    )
+    only = referral_list_card(make_page(3), kind="marketplace", status=None, page=1, total=3, page_size=10, now=NOW)
     assert_valid_card(only)
     assert "actions" not in only
 
@@ -219,9 +201,7 @@ def test_empty_list_card(assert_valid_card: Check) -> None:
 def test_list_card_stays_small_with_huge_texts(assert_valid_card: Check) -> None:
     """100 referrals with very long names and notes: one page of 10 rows, well under 80 KB."""
     referrals = make_page(100, notes_len=20_000)
-    card = referral_list_card(
-        referrals, kind="co-sell", status=None, page=1, total=100, page_size=10, now=NOW
-    )
+    card = referral_list_card(referrals, kind="co-sell", status=None, page=1, total=100, page_size=10, now=NOW)
     assert_valid_card(card)
     assert len([el for el in card["body"] if el["type"] == "Container"]) == 10
     assert card_size(card) < 80_000

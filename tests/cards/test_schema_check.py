@@ -24,15 +24,9 @@ def test_a_known_good_card_passes(assert_valid_card: Check) -> None:
     [
         pytest.param(lambda c: c["body"].append({"type": "TextBlock"}), id="textblock-without-text"),
         pytest.param(lambda c: c["body"].append({"type": "Sparkle", "text": "x"}), id="unknown-element"),
-        pytest.param(
-            lambda c: c["body"].append({"type": "TextBlock", "text": "x", "colour": "Red"}), id="typo-prop"
-        ),
-        pytest.param(
-            lambda c: c.update(actions=[{"type": "Action.OpenUrl", "title": "x"}]), id="openurl-no-url"
-        ),
-        pytest.param(
-            lambda c: c["body"].append({"type": "FactSet", "facts": [{"title": "a"}]}), id="fact-no-value"
-        ),
+        pytest.param(lambda c: c["body"].append({"type": "TextBlock", "text": "x", "colour": "Red"}), id="typo-prop"),
+        pytest.param(lambda c: c.update(actions=[{"type": "Action.OpenUrl", "title": "x"}]), id="openurl-no-url"),
+        pytest.param(lambda c: c["body"].append({"type": "FactSet", "facts": [{"title": "a"}]}), id="fact-no-value"),
         pytest.param(lambda c: c.update(type="HeroCard"), id="not-an-adaptive-card"),
     ],
 )

@@ -141,9 +141,7 @@ def test_help_card(assert_valid_card: Check) -> None:
     rows = [all_text(el) for el in card["body"] if el["type"] == "Container"]
     assert len(rows) == 4
     assert rows[0] == ["help", r"Show every command with its form\."]
-    assert (
-        rows[1][0] == r"referrals \[co\-sell\|marketplace\|ms\-lead\|all\] \[new\|active\|closed\] \[page N\]"
-    )
+    assert rows[1][0] == r"referrals \[co\-sell\|marketplace\|ms\-lead\|all\] \[new\|active\|closed\] \[page N\]"
     assert rows[2] == [r"notify here", r"Post new co\-sell referral cards in this channel\. (admin only)"]
     assert rows[3][1].endswith("(admin only)")
     assert not rows[0][1].endswith("(admin only)")

@@ -95,9 +95,7 @@ class Stack:
 
     def change_referral(self, referral_id: str, changes: dict[str, Any]) -> None:
         """A change made in Partner Center itself (not through the bot)."""
-        response = httpx.patch(
-            f"{self.partner_center_url}/_sandbox/referrals/{referral_id}", json=changes, timeout=10
-        )
+        response = httpx.patch(f"{self.partner_center_url}/_sandbox/referrals/{referral_id}", json=changes, timeout=10)
         assert response.status_code == 200, response.text
 
     def referral(self, referral_id: str) -> dict[str, Any]:

@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-_TEAMS = {
-    e["name"]: e["activity"] for e in json.loads((DATA / "teams-activities.json").read_text())["examples"]
-}
+_TEAMS = {e["name"]: e["activity"] for e in json.loads((DATA / "teams-activities.json").read_text())["examples"]}
 
 BOT = {"id": "28:608cacfd-1cea-40c9-b678-4b93e69bb72b", "name": "Referral Radar"}
 TENANT = "b28fdbfd-2b78-4f93-b0f8-8881793f0f8f"
@@ -98,9 +96,7 @@ class Teams:
             activity["text"] = text
         return activity
 
-    def bot_added_to_team(
-        self, channel_id: str = CHANNEL_ID, *, user: dict[str, Any] = ADMIN
-    ) -> dict[str, Any]:
+    def bot_added_to_team(self, channel_id: str = CHANNEL_ID, *, user: dict[str, Any] = ADMIN) -> dict[str, Any]:
         activity = copy.deepcopy(_TEAMS["conversationUpdate_bot_added_to_team"])
         activity.update(serviceUrl=self.service_url, recipient=dict(BOT), membersAdded=[{"id": BOT["id"]}])
         activity["from"] = dict(user)
@@ -124,9 +120,7 @@ class Teams:
         return activity
 
     def personal_install(self, user: dict[str, Any]) -> dict[str, Any]:
-        activity = self._base(
-            "conversationUpdate", self.personal_conversation(user), user, {"tenant": {"id": TENANT}}
-        )
+        activity = self._base("conversationUpdate", self.personal_conversation(user), user, {"tenant": {"id": TENANT}})
         activity["membersAdded"] = [{"id": user["id"], "aadObjectId": user["aadObjectId"]}, {"id": BOT["id"]}]
         return activity
 

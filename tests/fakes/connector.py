@@ -97,10 +97,7 @@ class FakeConnector:
                 await asyncio.wait_for(self.changed.wait(), min(remaining, 0.2))
 
     def summary(self) -> list[str]:
-        return [
-            f"{s.op} {s.conversation_id} {s.text[:60] or (s.card or {}).get('body', [{}])[0]}"
-            for s in self.sent
-        ]
+        return [f"{s.op} {s.conversation_id} {s.text[:60] or (s.card or {}).get('body', [{}])[0]}" for s in self.sent]
 
     # handlers -------------------------------------------------------------------------------------------
     def _refuse(self, thread: str) -> web.Response | None:
@@ -118,9 +115,7 @@ class FakeConnector:
             last_second = sum(1 for t in history if now - t < 1)
             if last_second >= 7 or len(history) >= 60:
                 self.failed += 1
-                return web.json_response(
-                    {"error": {"code": "Throttled"}}, status=429, headers={"Retry-After": "1"}
-                )
+                return web.json_response({"error": {"code": "Throttled"}}, status=429, headers={"Retry-After": "1"})
             history.append(now)
         return None
 
@@ -136,9 +131,7 @@ class FakeConnector:
             return refused
         activity_id = str(next(self._ids))
         self._record(request, Sent("POST", "create", channel, body.get("activity") or {}, activity_id))
-        return web.json_response(
-            {"id": f"{channel};messageid={activity_id}", "activityId": activity_id}, status=201
-        )
+        return web.json_response({"id": f"{channel};messageid={activity_id}", "activityId": activity_id}, status=201)
 
     async def _send(self, request: web.Request) -> web.Response:
         conversation = request.match_info["conv"]

@@ -30,8 +30,7 @@ from tests.bot.conftest import TOKEN, Simulator, bot_settings, card_text
 from tests.fakes.activities import ADMIN, CHANNEL_ID, Teams
 from tests.fakes.connector import FakeConnector, Sent
 
-FAST = DispatchOptions(backoff_base=0.02, backoff_cap=0.2, row_backoff_base=0.05, row_backoff_cap=0.5,
-                       stop_grace=2.0)
+FAST = DispatchOptions(backoff_base=0.02, backoff_cap=0.2, row_backoff_base=0.05, row_backoff_cap=0.5, stop_grace=2.0)
 
 __all__ = ["ADMIN", "CHANNEL_ID", "Harness", "Sent", "card_text", "co_sell"]
 
@@ -125,7 +124,8 @@ class Harness:
 
     def pc_requests(self, method: str, referral_id: str | None = None) -> list[dict[str, Any]]:
         return [
-            r for r in self.simulator.requests
+            r
+            for r in self.simulator.requests
             if r["method"] == method and (referral_id is None or r["path"].split("?")[0].endswith("/" + referral_id))
         ]
 
@@ -145,6 +145,7 @@ class Harness:
             if referral_id is not None:
                 q = q.where(PostedCard.referral_id == referral_id)
             return list(s.exec(q).all())
+
         return self.query(fn)
 
     def outbox(self) -> list[NotificationOutbox]:

@@ -44,10 +44,18 @@ async def test_open_lead_offers_the_way_back_and_partner_center(sqlite_harness: 
 
 
 def snapshot(h: Harness) -> Any:
-    referrals = h.query(lambda s: [(r.id, r.status, r.substatus, r.etag, r.accepted_by_name, r.last_synced_at)
-                                   for r in s.exec(select(Referral))])
-    return (sorted(referrals), [(o.id, o.event, o.done_at) for o in h.outbox()],
-            [(p.id, p.card_hash) for p in h.posted()], len(h.audits()))
+    referrals = h.query(
+        lambda s: [
+            (r.id, r.status, r.substatus, r.etag, r.accepted_by_name, r.last_synced_at)
+            for r in s.exec(select(Referral))
+        ]
+    )
+    return (
+        sorted(referrals),
+        [(o.id, o.event, o.done_at) for o in h.outbox()],
+        [(p.id, p.card_hash) for p in h.posted()],
+        len(h.audits()),
+    )
 
 
 @pytest.mark.parametrize(

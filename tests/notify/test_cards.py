@@ -18,8 +18,11 @@ async def test_main_flow_post_once_edit_in_place_accept(harness: Harness) -> Non
     active = co_sell(status="Active", substatus="Accepted")
     others = [
         co_sell(type="Independent", qualification="Direct", inviteContext=None),  # marketplace
-        co_sell(type="Independent", qualification="MarketingQualified",
-                inviteContext={"invitedBy": {"organizationId": "msft", "organizationName": "Microsoft"}}),
+        co_sell(
+            type="Independent",
+            qualification="MarketingQualified",
+            inviteContext={"invitedBy": {"organizationId": "msft", "organizationName": "Microsoft"}},
+        ),
     ]
     harness.store.add_many([*new, active, *others])
     await harness.start()

@@ -69,5 +69,7 @@ def test_a_card_is_recorded_once_per_referral_and_channel(engine: Engine) -> Non
         assert repo.record_posted(session, "r0", "19:b@thread.tacv2", "3", "h", now=now) is True
     with session_scope(engine) as session:
         posted = repo.posted_cards(session, "r0")
-    assert [(p.conversation_id, p.activity_id) for p in posted] == [("19:a@thread.tacv2", "1"),
-                                                                    ("19:b@thread.tacv2", "3")]
+    assert [(p.conversation_id, p.activity_id) for p in posted] == [
+        ("19:a@thread.tacv2", "1"),
+        ("19:b@thread.tacv2", "3"),
+    ]

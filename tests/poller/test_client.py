@@ -196,8 +196,10 @@ async def test_get_and_patch_with_if_match(start_simulator: StartSimulator, make
     client = make_client(sim)
     fetched = await client.get_referral(referral["id"])
     assert fetched["eTag"] == referral["eTag"]
-    ops = [{"op": "replace", "path": "/status", "value": "Active"},
-           {"op": "replace", "path": "/substatus", "value": "Accepted"}]
+    ops = [
+        {"op": "replace", "path": "/status", "value": "Active"},
+        {"op": "replace", "path": "/substatus", "value": "Accepted"},
+    ]
     updated = await client.patch_referral(referral["id"], ops, if_match=fetched["eTag"])
     assert updated is not None and updated["status"] == "Active" and updated["eTag"] != fetched["eTag"]
     assert sim.requests[-1]["headers"]["If-Match"] == fetched["eTag"]
@@ -205,7 +207,9 @@ async def test_get_and_patch_with_if_match(start_simulator: StartSimulator, make
         await client.patch_referral(referral["id"], ops, if_match=fetched["eTag"])
     assert info.value.status in (409, 412)
     none = await client.patch_referral(
-        referral["id"], [{"op": "replace", "path": "/details/notes", "value": "hi"}], if_match=None,
+        referral["id"],
+        [{"op": "replace", "path": "/details/notes", "value": "hi"}],
+        if_match=None,
         return_representation=False,
     )
     assert none is None

@@ -26,7 +26,11 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     full_env["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
         [sys.executable, "-m", "poller", "--once", *args],
-        env=full_env, capture_output=True, text=True, timeout=60, cwd=env.get("CWD", str(ROOT)),
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=env.get("CWD", str(ROOT)),
     )
 
 
@@ -34,8 +38,11 @@ def test_once_prints_the_summary_last_and_exits_0(tmp_path: Path) -> None:
     db = tmp_path / "poller.db"
     with ThreadedSimulator(examples(), page_cap=2) as sim:
         env = {
-            "PARTNER_CENTER_API_URL": sim.base_url, "PARTNER_CENTER_ACCESS_TOKEN": TOKEN,
-            "DATABASE_URL": f"sqlite:///{db}", "SCAN_ENABLED": "false", "CWD": str(tmp_path),
+            "PARTNER_CENTER_API_URL": sim.base_url,
+            "PARTNER_CENTER_ACCESS_TOKEN": TOKEN,
+            "DATABASE_URL": f"sqlite:///{db}",
+            "SCAN_ENABLED": "false",
+            "CWD": str(tmp_path),
         }
         result = _run(env)
         assert result.returncode == 0, result.stderr
@@ -58,8 +65,10 @@ def test_once_prints_the_summary_last_and_exits_0(tmp_path: Path) -> None:
 def test_once_without_sign_in_exits_non_zero_with_a_reason(tmp_path: Path) -> None:
     with ThreadedSimulator(examples()) as sim:
         env = {
-            "PARTNER_CENTER_API_URL": sim.base_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
-            "SCAN_ENABLED": "false", "CWD": str(tmp_path),
+            "PARTNER_CENTER_API_URL": sim.base_url,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+            "SCAN_ENABLED": "false",
+            "CWD": str(tmp_path),
         }
         result = _run(env)
         assert result.returncode == 2

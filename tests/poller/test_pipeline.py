@@ -81,7 +81,10 @@ async def test_full_sync_of_the_documented_examples(
     northwind = leads["northwindtraders.co.uk"]
     assert co_sell.lead_id == northwind.id
     assert (northwind.company, northwind.source, northwind.external_id) == (
-        "Northwind Traders Ltd", "partner_center", CO_SELL)
+        "Northwind Traders Ltd",
+        "partner_center",
+        CO_SELL,
+    )
     assert northwind.score == 25 and "Co-sell referral +15" in northwind.score_reasons
     assert leads["tailspintoys.com"].score == 10
 
@@ -142,8 +145,15 @@ async def test_each_skip_reason_and_invalid_payloads(
     closed = make_referral(status="Closed", substatus="Won")
     lost = make_referral(status="Active", substatus="Lost")
     good = make_referral(email="x@gmail.com")
-    sim = await start_simulator([closed, lost, good, {"status": "New", "direction": "Incoming"},
-                                 {"id": "bad-status", "status": 7, "direction": "Incoming"}])
+    sim = await start_simulator(
+        [
+            closed,
+            lost,
+            good,
+            {"status": "New", "direction": "Incoming"},
+            {"id": "bad-status", "status": 7, "direction": "Incoming"},
+        ]
+    )
     run = await run_sync(deps_for(engine, make_client(sim)))
     assert run.status == "success"
     assert run.skipped == {"status_closed": 2, "invalid_payload": 2, "no_domain": 1}
@@ -284,8 +294,9 @@ def test_apply_page_skips_outgoing_and_updates_stored_closed(engine: Engine) -> 
     outgoing = make_referral(direction="Outgoing")
     incoming = make_referral()
     with session_scope(engine) as session:
-        first = apply_page(session, [outgoing, incoming, "junk"], now=utcnow(), co_sell_boost=15,
-                           rescan_after=timedelta(days=30))
+        first = apply_page(
+            session, [outgoing, incoming, "junk"], now=utcnow(), co_sell_boost=15, rescan_after=timedelta(days=30)
+        )
     assert first.skipped == {"direction_outgoing": 1, "invalid_payload": 1} and first.inserted == 1
     incoming.update(status="Closed", substatus="Lost", eTag='"new"')
     with session_scope(engine) as session:

@@ -30,9 +30,7 @@ async def test_a_second_caller_joins_the_running_sync(
     async def on_finished(run: SyncRun) -> None:
         finished.append(run)
 
-    service = SyncService(
-        SyncDeps(make_settings(), sqlite_engine, make_client(sim)), on_finished=[on_finished]
-    )
+    service = SyncService(SyncDeps(make_settings(), sqlite_engine, make_client(sim)), on_finished=[on_finished])
     first = asyncio.create_task(service.run("schedule"))
     await asyncio.sleep(0.05)
     assert service.running and service.started_at is not None

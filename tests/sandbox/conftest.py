@@ -86,8 +86,9 @@ async def make_sim() -> AsyncIterator[SimFactory]:
     servers: list[TestServer] = []
     sessions: list[aiohttp.ClientSession] = []
 
-    async def factory(referrals: list[dict[str, Any]] | None = None, *, token: str | None = GOOD_TOKEN,
-                      **kwargs: Any) -> Sim:
+    async def factory(
+        referrals: list[dict[str, Any]] | None = None, *, token: str | None = GOOD_TOKEN, **kwargs: Any
+    ) -> Sim:
         store = ReferralStore(copy.deepcopy(SEED) if referrals is None else referrals)
         kwargs.setdefault("token_validator", {GOOD_TOKEN, "forbidden-token"})
         app = create_app(store, **kwargs)

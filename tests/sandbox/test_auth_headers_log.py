@@ -72,8 +72,11 @@ async def test_every_response_has_request_id_and_echoes_client_request_id(make_s
 
 async def test_request_log_records_requests_without_the_token(sim: Sim) -> None:
     await sim.get(params={"$filter": "status eq 'New'"})
-    await sim.patch(CO_SELL_ID, [{"op": "replace", "path": "/details/notes", "value": "n"}],
-                    headers={"If-Match": '"abc"', "Prefer": "return=representation"})
+    await sim.patch(
+        CO_SELL_ID,
+        [{"op": "replace", "path": "/details/notes", "value": "n"}],
+        headers={"If-Match": '"abc"', "Prefer": "return=representation"},
+    )
     assert len(sim.log) == 2
     listing, patch = sim.log
     assert listing["method"] == "GET"

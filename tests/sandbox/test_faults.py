@@ -33,8 +33,9 @@ async def test_throttle_with_http_date(sim: Sim) -> None:
     assert 60 < (when - datetime.now(UTC)).total_seconds() <= 121
 
 
-@pytest.mark.parametrize(("status", "code"), [(500, "generalException"), (502, "generalException"),
-                                               (503, "serviceNotAvailable")])
+@pytest.mark.parametrize(
+    ("status", "code"), [(500, "generalException"), (502, "generalException"), (503, "serviceNotAvailable")]
+)
 async def test_server_errors(sim: Sim, status: int, code: str) -> None:
     sim.faults.server_error(1, status=status, retry_after=3 if status == 503 else None)
     reply = await sim.get()
@@ -97,10 +98,13 @@ async def test_fault_targets_method_and_path_prefix(sim: Sim) -> None:
 
 async def test_faults_over_http(sim: Sim) -> None:
     async with aiohttp.ClientSession() as admin:
-        async with admin.post(sim.url("/_sandbox/faults"), json=[
-            {"kind": "throttle", "count": 1, "retry_after": 2},
-            {"kind": "error", "count": 1, "status": 502, "method": "GET"},
-        ]) as response:
+        async with admin.post(
+            sim.url("/_sandbox/faults"),
+            json=[
+                {"kind": "throttle", "count": 1, "retry_after": 2},
+                {"kind": "error", "count": 1, "status": 502, "method": "GET"},
+            ],
+        ) as response:
             assert response.status == 201
             assert [f["kind"] for f in await response.json()] == ["throttle", "error"]
         async with admin.get(sim.url("/_sandbox/faults")) as response:
@@ -111,12 +115,18 @@ async def test_faults_over_http(sim: Sim) -> None:
         async with admin.post(sim.url("/_sandbox/faults"), json={"kind": "explode"}) as response:
             assert response.status == 400
             assert "explode" in (await response.json())["error"]["message"]
-        for bad in ({"kind": "error", "status": 418}, {"kind": "throttle", "retry_after": "soon"},
-                    {"kind": "slow", "delay": -1}, {"kind": "throttle", "count": 0}, {"kind": "error", "x": 1}):
+        for bad in (
+            {"kind": "error", "status": 418},
+            {"kind": "throttle", "retry_after": "soon"},
+            {"kind": "slow", "delay": -1},
+            {"kind": "throttle", "count": 0},
+            {"kind": "error", "x": 1},
+        ):
             async with admin.post(sim.url("/_sandbox/faults"), json=bad) as response:
                 assert response.status == 400, bad
-        async with admin.post(sim.url("/_sandbox/faults"), json={"kind": "slow", "count": None,
-                                                                 "delay": 0}) as response:
+        async with admin.post(
+            sim.url("/_sandbox/faults"), json={"kind": "slow", "count": None, "delay": 0}
+        ) as response:
             assert response.status == 201
         async with admin.delete(sim.url("/_sandbox/faults")) as response:
             assert response.status == 204

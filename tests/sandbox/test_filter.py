@@ -73,7 +73,8 @@ def test_unsupported_or_broken_filters_raise(text: str) -> None:
 
 def test_orderby_parsing() -> None:
     assert odata.parse_orderby("createdDateTime desc, updatedDateTime") == [
-        odata.OrderBy("createdDateTime", True), odata.OrderBy("updatedDateTime", False)
+        odata.OrderBy("createdDateTime", True),
+        odata.OrderBy("updatedDateTime", False),
     ]
     for bad in ("name desc", "createdDateTime sideways", "createdDateTime desc extra"):
         with pytest.raises(odata.ODataError):
@@ -91,8 +92,9 @@ async def test_eq_on_top_level_field(sim: Sim) -> None:
 
 
 async def test_and_with_parentheses_documented_example(sim: Sim) -> None:
-    ids = await _ids(sim, filter="(direction eq 'Incoming' and substatus eq 'Pending')", top="10",
-                     orderby="createdDateTime desc")
+    ids = await _ids(
+        sim, filter="(direction eq 'Incoming' and substatus eq 'Pending')", top="10", orderby="createdDateTime desc"
+    )
     assert ids == [MARKETPLACE_ID, CO_SELL_ID]
 
 

@@ -69,8 +69,15 @@ def test_every_kind_and_both_directions(data: list[dict[str, Any]]) -> None:
 
 def test_every_status_combination_and_unknown_values(data: list[dict[str, Any]]) -> None:
     combos = {(r["status"], r["substatus"]) for r in data if isinstance(r["status"], str)}
-    documented = {("New", "Pending"), ("New", "Received"), ("Active", "Accepted"), ("Closed", "Won"),
-                  ("Closed", "Lost"), ("Closed", "Declined"), ("Closed", "Expired")}
+    documented = {
+        ("New", "Pending"),
+        ("New", "Received"),
+        ("Active", "Accepted"),
+        ("Closed", "Won"),
+        ("Closed", "Lost"),
+        ("Closed", "Declined"),
+        ("Closed", "Expired"),
+    }
     assert documented <= combos
     assert any(sub == "Engaged" for _, sub in combos)
     assert any(status not in ("New", "Active", "Closed") for status, _ in combos)

@@ -8,8 +8,10 @@ from sandbox.partner_center import API_PREFIX
 from sandbox.partner_center.odata import parse_datetime
 from tests.sandbox.conftest import ACTIVE_ID, CLOSED_ID, CO_SELL_ID, RECEIVED_ID, SEED, Sim
 
-ACCEPT = [{"op": "replace", "path": "/status", "value": "Active"},
-          {"op": "replace", "path": "/substatus", "value": "Accepted"}]
+ACCEPT = [
+    {"op": "replace", "path": "/status", "value": "Active"},
+    {"op": "replace", "path": "/substatus", "value": "Accepted"},
+]
 REPRESENTATION = {"Prefer": "return=representation"}
 
 
@@ -33,11 +35,22 @@ async def test_get_unknown_id_is_404_item_not_found(sim: Sim) -> None:
 async def test_patch_without_prefer_is_204_and_changes_are_stored(sim: Sim) -> None:
     before = sim.store.get(CO_SELL_ID)
     assert before is not None
-    reply = await sim.patch(CO_SELL_ID, [
-        {"op": "replace", "path": "/details/notes", "value": "Called the customer"},
-        {"op": "add", "path": "/team/-", "value": {"email": "jane.doe@contoso.com", "firstName": "Jane",
-                                                   "lastName": "Doe", "phoneNumber": "0000000001"}},
-    ])
+    reply = await sim.patch(
+        CO_SELL_ID,
+        [
+            {"op": "replace", "path": "/details/notes", "value": "Called the customer"},
+            {
+                "op": "add",
+                "path": "/team/-",
+                "value": {
+                    "email": "jane.doe@contoso.com",
+                    "firstName": "Jane",
+                    "lastName": "Doe",
+                    "phoneNumber": "0000000001",
+                },
+            },
+        ],
+    )
     assert reply.status == 204
     assert reply.text == ""
     after = sim.store.get(CO_SELL_ID)
@@ -63,8 +76,11 @@ async def test_patch_with_return_representation_is_200_with_body(sim: Sim) -> No
 async def test_every_change_gets_a_new_etag_and_later_updated_time(sim: Sim) -> None:
     etags, stamps = [], []
     for note in ("one", "two", "three"):
-        body = (await sim.patch(CO_SELL_ID, [{"op": "replace", "path": "/details/notes", "value": note}],
-                                headers=REPRESENTATION)).json
+        body = (
+            await sim.patch(
+                CO_SELL_ID, [{"op": "replace", "path": "/details/notes", "value": note}], headers=REPRESENTATION
+            )
+        ).json
         etags.append(body["eTag"])
         stamps.append(parse_datetime(body["updatedDateTime"]))
     assert len(set(etags)) == 3
@@ -73,12 +89,18 @@ async def test_every_change_gets_a_new_etag_and_later_updated_time(sim: Sim) -> 
 
 async def test_if_match_accepts_quoted_and_bare_etag(sim: Sim) -> None:
     etag = SEED[0]["eTag"]
-    reply = await sim.patch(CO_SELL_ID, [{"op": "replace", "path": "/details/notes", "value": "a"}],
-                            headers={"If-Match": etag, **REPRESENTATION})
+    reply = await sim.patch(
+        CO_SELL_ID,
+        [{"op": "replace", "path": "/details/notes", "value": "a"}],
+        headers={"If-Match": etag, **REPRESENTATION},
+    )
     assert reply.status == 200
     new_etag = reply.json["eTag"]
-    reply = await sim.patch(CO_SELL_ID, [{"op": "replace", "path": "/details/notes", "value": "b"}],
-                            headers={"If-Match": new_etag.strip('"')})
+    reply = await sim.patch(
+        CO_SELL_ID,
+        [{"op": "replace", "path": "/details/notes", "value": "b"}],
+        headers={"If-Match": new_etag.strip('"')},
+    )
     assert reply.status == 204
 
 
@@ -100,9 +122,16 @@ async def test_changed_in_partner_center_makes_old_etag_stale(sim: Sim) -> None:
 
 
 async def test_close_sets_closed_date_time(sim: Sim) -> None:
-    body = (await sim.patch(ACTIVE_ID, [{"op": "replace", "path": "/status", "value": "Closed"},
-                                        {"op": "replace", "path": "/substatus", "value": "Won"}],
-                            headers=REPRESENTATION)).json
+    body = (
+        await sim.patch(
+            ACTIVE_ID,
+            [
+                {"op": "replace", "path": "/status", "value": "Closed"},
+                {"op": "replace", "path": "/substatus", "value": "Won"},
+            ],
+            headers=REPRESENTATION,
+        )
+    ).json
     assert body["closedDateTime"] == body["updatedDateTime"]
     assert body["acceptedDateTime"] == "2025-05-02T12:30:00.0000000Z"  # unchanged
 
@@ -110,19 +139,24 @@ async def test_close_sets_closed_date_time(sim: Sim) -> None:
 @pytest.mark.parametrize(
     ("referral_id", "status", "substatus"),
     [
-        (ACTIVE_ID, "New", "Pending"),        # Active → New
-        (CLOSED_ID, "Active", "Accepted"),    # Closed is terminal
-        (CLOSED_ID, "Closed", "Won"),         # even within Closed
-        (CO_SELL_ID, "Active", "Pending"),    # substatus not allowed for Active
-        (CO_SELL_ID, "New", "Accepted"),      # substatus not allowed for New
-        (CO_SELL_ID, "Closed", "Accepted"),   # substatus not allowed for Closed
-        (RECEIVED_ID, "Closed", "Engaged"),   # unknown substatus
-        (CO_SELL_ID, "Error", "None"),        # unknown status
+        (ACTIVE_ID, "New", "Pending"),  # Active → New
+        (CLOSED_ID, "Active", "Accepted"),  # Closed is terminal
+        (CLOSED_ID, "Closed", "Won"),  # even within Closed
+        (CO_SELL_ID, "Active", "Pending"),  # substatus not allowed for Active
+        (CO_SELL_ID, "New", "Accepted"),  # substatus not allowed for New
+        (CO_SELL_ID, "Closed", "Accepted"),  # substatus not allowed for Closed
+        (RECEIVED_ID, "Closed", "Engaged"),  # unknown substatus
+        (CO_SELL_ID, "Error", "None"),  # unknown status
     ],
 )
 async def test_illegal_transitions_are_400(sim: Sim, referral_id: str, status: str, substatus: str) -> None:
-    reply = await sim.patch(referral_id, [{"op": "replace", "path": "/status", "value": status},
-                                          {"op": "replace", "path": "/substatus", "value": substatus}])
+    reply = await sim.patch(
+        referral_id,
+        [
+            {"op": "replace", "path": "/status", "value": status},
+            {"op": "replace", "path": "/substatus", "value": substatus},
+        ],
+    )
     assert reply.status == 400, reply.text
     assert reply.json["error"]["code"] == "invalidRequest"
 
@@ -136,11 +170,21 @@ async def test_closed_referral_accepts_no_other_updates(sim: Sim) -> None:
     ("referral_id", "ops"),
     [
         (CO_SELL_ID, [{"op": "replace", "path": "/substatus", "value": "Received"}]),  # New/Pending → New/Received
-        (RECEIVED_ID, [{"op": "replace", "path": "/status", "value": "Closed"},
-                       {"op": "replace", "path": "/substatus", "value": "Declined"},
-                       {"op": "replace", "path": "/statusReason", "value": "Not a customer"}]),
-        (ACTIVE_ID, [{"op": "replace", "path": "/status", "value": "Closed"},
-                     {"op": "replace", "path": "/substatus", "value": "Lost"}]),
+        (
+            RECEIVED_ID,
+            [
+                {"op": "replace", "path": "/status", "value": "Closed"},
+                {"op": "replace", "path": "/substatus", "value": "Declined"},
+                {"op": "replace", "path": "/statusReason", "value": "Not a customer"},
+            ],
+        ),
+        (
+            ACTIVE_ID,
+            [
+                {"op": "replace", "path": "/status", "value": "Closed"},
+                {"op": "replace", "path": "/substatus", "value": "Lost"},
+            ],
+        ),
     ],
 )
 async def test_legal_transitions_are_accepted(sim: Sim, referral_id: str, ops: list[dict[str, str]]) -> None:
@@ -149,8 +193,18 @@ async def test_legal_transitions_are_accepted(sim: Sim, referral_id: str, ops: l
 
 @pytest.mark.parametrize(
     "path",
-    ["/id", "/engagementId", "/organizationId", "/createdDateTime", "/type", "/direction", "/qualification",
-     "/inviteContext/invitedBy", "/inviteContext/invitedBy/organizationId", "/eTag"],
+    [
+        "/id",
+        "/engagementId",
+        "/organizationId",
+        "/createdDateTime",
+        "/type",
+        "/direction",
+        "/qualification",
+        "/inviteContext/invitedBy",
+        "/inviteContext/invitedBy/organizationId",
+        "/eTag",
+    ],
 )
 async def test_read_only_fields_are_400(sim: Sim, path: str) -> None:
     reply = await sim.patch(CO_SELL_ID, [{"op": "replace", "path": path, "value": "x"}])
@@ -169,20 +223,29 @@ async def test_replacing_invite_context_must_keep_invited_by(sim: Sim) -> None:
 
 
 async def test_deal_value_string_is_coerced_to_number(sim: Sim) -> None:
-    body = (await sim.patch(CO_SELL_ID, [{"op": "replace", "path": "/details/dealValue", "value": "10000"}],
-                            headers=REPRESENTATION)).json
+    body = (
+        await sim.patch(
+            CO_SELL_ID, [{"op": "replace", "path": "/details/dealValue", "value": "10000"}], headers=REPRESENTATION
+        )
+    ).json
     assert body["details"]["dealValue"] == 10000
     assert isinstance(body["details"]["dealValue"], int)
-    body = (await sim.patch(CO_SELL_ID, [{"op": "replace", "path": "/details/dealValue", "value": "99.5"}],
-                            headers=REPRESENTATION)).json
+    body = (
+        await sim.patch(
+            CO_SELL_ID, [{"op": "replace", "path": "/details/dealValue", "value": "99.5"}], headers=REPRESENTATION
+        )
+    ).json
     assert body["details"]["dealValue"] == 99.5
     bad = await sim.patch(CO_SELL_ID, [{"op": "replace", "path": "/details/dealValue", "value": "lots"}])
     assert bad.status == 400
 
 
 async def test_pascal_case_paths_are_accepted(sim: Sim) -> None:
-    body = (await sim.patch(CO_SELL_ID, [{"op": "replace", "path": "/Consent/ConsentToContact", "value": False}],
-                            headers=REPRESENTATION)).json
+    body = (
+        await sim.patch(
+            CO_SELL_ID, [{"op": "replace", "path": "/Consent/ConsentToContact", "value": False}], headers=REPRESENTATION
+        )
+    ).json
     assert body["consent"]["consentToContact"] is False
     assert "Consent" not in body
 
@@ -190,7 +253,7 @@ async def test_pascal_case_paths_are_accepted(sim: Sim) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        {"op": "replace", "path": "/status", "value": "Active"},        # merge-style object, not an array
+        {"op": "replace", "path": "/status", "value": "Active"},  # merge-style object, not an array
         {"status": "Active"},
         [],
         [{"op": "remove", "path": "/details/notes"}],
@@ -210,13 +273,15 @@ async def test_bad_patch_bodies_are_400(sim: Sim, body: object) -> None:
 
 
 async def test_patch_body_that_is_not_json_is_400(sim: Sim) -> None:
-    reply = await sim.request("PATCH", f"{API_PREFIX}/{CO_SELL_ID}", data=b"{not json",
-                              headers={"Content-Type": "application/json"})
+    reply = await sim.request(
+        "PATCH", f"{API_PREFIX}/{CO_SELL_ID}", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert reply.status == 400
 
 
 async def test_patch_body_that_is_not_utf8_is_400(sim: Sim) -> None:
-    reply = await sim.request("PATCH", f"{API_PREFIX}/{CO_SELL_ID}", data=b"\xff\xfe[]",
-                              headers={"Content-Type": "application/json"})
+    reply = await sim.request(
+        "PATCH", f"{API_PREFIX}/{CO_SELL_ID}", data=b"\xff\xfe[]", headers={"Content-Type": "application/json"}
+    )
     assert reply.status == 400
     assert sim.log[-1]["status"] == 400

@@ -58,12 +58,14 @@ async def test_admin_add_generate_and_change(sim: Sim) -> None:
         async with admin.post(sim.url("/_sandbox/referrals"), json=new) as response:
             assert response.status == 201
             assert (await response.json())["ids"] == [new["id"]]
-        async with admin.post(sim.url("/_sandbox/referrals/generate"),
-                              json={"kind": "co-sell", "count": 2}) as response:
+        async with admin.post(
+            sim.url("/_sandbox/referrals/generate"), json={"kind": "co-sell", "count": 2}
+        ) as response:
             assert response.status == 201
             generated = (await response.json())["ids"]
-        async with admin.patch(sim.url(f"/_sandbox/referrals/{CO_SELL_ID}"),
-                               json={"details": {"notes": "edited in Partner Center"}}) as response:
+        async with admin.patch(
+            sim.url(f"/_sandbox/referrals/{CO_SELL_ID}"), json={"details": {"notes": "edited in Partner Center"}}
+        ) as response:
             assert response.status == 200
             changed = await response.json()
         async with admin.patch(sim.url("/_sandbox/referrals/unknown"), json={}) as response:

@@ -33,9 +33,7 @@ def entra() -> FakeEntra:
 
 
 @pytest.fixture
-async def entra_url(
-    entra: FakeEntra, tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[str]:
+async def entra_url(entra: FakeEntra, tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     """Where the fake Entra listens (https://127.0.0.1:<port>); MSAL trusts it through REQUESTS_CA_BUNDLE."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_files.ca_cert))
     server = TestServer(create_app(entra), host="127.0.0.1")
@@ -84,9 +82,7 @@ def sqlite_db(sqlite_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-async def approve_when_pending(
-    entra: FakeEntra, username: str | None = None, *, decline: bool = False
-) -> str:
+async def approve_when_pending(entra: FakeEntra, username: str | None = None, *, decline: bool = False) -> str:
     """Wait for a device code to be handed out, then approve (or decline) it; returns its user code."""
     for _ in range(200):
         codes = entra.pending_user_codes()

@@ -61,9 +61,7 @@ class World:
 
     async def say(self, text: str, *, user: dict[str, Any] = ADMIN, where: str = "personal") -> list[str]:
         before = len(self.connector.sent)
-        response = await self.client.post(
-            "/api/messages", json=self.teams.message(text, user=user, where=where)
-        )
+        response = await self.client.post("/api/messages", json=self.teams.message(text, user=user, where=where))
         assert response.status in (200, 201), await response.text()
         return [describe(s) for s in self.connector.sent[before:]]
 
@@ -150,9 +148,7 @@ def pc_calls(world: World) -> int:
     return len(world.simulator.requests)
 
 
-async def test_login_sync_refresh_revoke_notice_and_login_again(
-    world: World, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_login_sync_refresh_revoke_notice_and_login_again(world: World, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     sync = world.services.sync
 

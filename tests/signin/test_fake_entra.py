@@ -17,9 +17,7 @@ from sandbox.entra.app import DEVICE_CODE_GRANT
 from tests.signin.conftest import CLIENT_ID, SCOPE, TENANT_ID, approve_when_pending
 
 
-def _msal_app(
-    entra_url: str, cache: msal.SerializableTokenCache | None = None
-) -> msal.PublicClientApplication:
+def _msal_app(entra_url: str, cache: msal.SerializableTokenCache | None = None) -> msal.PublicClientApplication:
     return msal.PublicClientApplication(
         CLIENT_ID,
         authority=f"{entra_url}/{TENANT_ID}",
@@ -39,9 +37,7 @@ async def _signed_in(
     return app, result
 
 
-async def test_device_flow_pending_then_approved_gives_tokens_and_an_account(
-    entra: FakeEntra, entra_url: str
-) -> None:
+async def test_device_flow_pending_then_approved_gives_tokens_and_an_account(entra: FakeEntra, entra_url: str) -> None:
     app = await asyncio.to_thread(_msal_app, entra_url)
     flow = await asyncio.to_thread(app.initiate_device_flow, scopes=[SCOPE])
     assert flow["user_code"] and flow["verification_uri"].startswith(entra_url)
@@ -88,9 +84,7 @@ async def test_silent_refresh_after_access_token_expiry(entra: FakeEntra, entra_
 
     assert entra.expire_access_tokens() == 1
     assert not entra.is_valid_access_token(str(first["access_token"]))
-    refreshed = await asyncio.to_thread(
-        app.acquire_token_silent_with_error, [SCOPE], account, force_refresh=True
-    )
+    refreshed = await asyncio.to_thread(app.acquire_token_silent_with_error, [SCOPE], account, force_refresh=True)
     assert refreshed["token_source"] == "identity_provider"
     assert refreshed["access_token"] != first["access_token"]
     assert entra.is_valid_access_token(refreshed["access_token"])
@@ -106,9 +100,7 @@ async def test_revoked_refresh_token_is_invalid_grant(entra: FakeEntra, entra_ur
     account = (await asyncio.to_thread(app.get_accounts))[0]
     assert entra.revoke("someone-else@contoso.example") == 0
     assert entra.revoke("ADA@contoso.example") == 1
-    result = await asyncio.to_thread(
-        app.acquire_token_silent_with_error, [SCOPE], account, force_refresh=True
-    )
+    result = await asyncio.to_thread(app.acquire_token_silent_with_error, [SCOPE], account, force_refresh=True)
     assert result["error"] == "invalid_grant"
     assert "revoked" in result["error_description"]
 

@@ -58,12 +58,8 @@ async def test_sandbox_process_serves_entra_and_partner_center_accepts_its_token
 
         token = await asyncio.to_thread(sign_in)
         url = f"{partner_center.group(1)}/v1.0/engagements/referrals"
-        good = await asyncio.to_thread(
-            requests.get, url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-        )
-        bad = await asyncio.to_thread(
-            requests.get, url, headers={"Authorization": "Bearer made-up"}, timeout=10
-        )
+        good = await asyncio.to_thread(requests.get, url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        bad = await asyncio.to_thread(requests.get, url, headers={"Authorization": "Bearer made-up"}, timeout=10)
         assert (good.status_code, bad.status_code) == (200, 401)
     finally:
         process.terminate()

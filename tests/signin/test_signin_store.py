@@ -55,9 +55,7 @@ async def test_sign_in_then_tokens_from_the_stored_account(
     assert len(entra.token_requests("refresh_token")) == 0
 
 
-async def test_refresh_when_expired_is_silent_and_saved(
-    settings: Settings, engine: Engine, entra: FakeEntra
-) -> None:
+async def test_refresh_when_expired_is_silent_and_saved(settings: Settings, engine: Engine, entra: FakeEntra) -> None:
     await sign_in(settings, engine, entra)
     source = SignedInTokenSource(settings, engine)
     first = await source.get_token()
@@ -79,9 +77,7 @@ async def test_refresh_when_expired_is_silent_and_saved(
     assert len(entra.token_requests("refresh_token")) == 3
 
 
-async def test_revoked_refresh_token_means_needs_login(
-    settings: Settings, engine: Engine, entra: FakeEntra
-) -> None:
+async def test_revoked_refresh_token_means_needs_login(settings: Settings, engine: Engine, entra: FakeEntra) -> None:
     await sign_in(settings, engine, entra)
     source = SignedInTokenSource(settings, engine)
     await source.get_token()
@@ -179,9 +175,7 @@ async def test_wrong_or_missing_key_is_explained(
     assert stored is not None and stored.state == "signed_in"  # a key mistake doesn't throw the sign-in away
 
 
-async def test_new_login_replaces_the_pending_one(
-    settings: Settings, engine: Engine, entra: FakeEntra
-) -> None:
+async def test_new_login_replaces_the_pending_one(settings: Settings, engine: Engine, entra: FakeEntra) -> None:
     manager = SignInManager(settings, engine)
     first = await manager.start()
     first_wait = asyncio.create_task(manager.wait(first))
