@@ -1,7 +1,8 @@
 """The Partner Center Referrals API client: paging, retries, token refresh and error mapping.
 
-Retries (tenacity): 429 waits for `Retry-After` (seconds or an HTTP-date, capped at max(backoff_cap, 60) s);
-500/502/503/504 (also honouring a Retry-After they carry), timeouts and
+Retries (tenacity): 429 waits for `Retry-After` (seconds or an HTTP-date); a wait longer than
+max(backoff_cap, 60) s is not slept inside a run but ends it with `UpstreamUnavailable` saying so, and the
+next poll tries again. 500/502/503/504 (also honouring a Retry-After they carry), timeouts and
 transport errors back off exponentially with full jitter; a malformed or truncated JSON body is retried a
 couple of times. Every bounded: afterwards `UpstreamUnavailable` (or `UpstreamProtocolError` for bodies).
 A 401 asks the token source for a fresh token once, then gives up with `UpstreamAuthError`.
@@ -13,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import re
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -109,6 +112,31 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _finite_or_none(text: str) -> float | None:
+    number = float(text)
+    return number if math.isfinite(number) else None
+
+
+def _loads_leniently(content: bytes) -> Any:
+    """Valid JSON that orjson refuses: lone surrogate escapes (→ U+FFFD, which a database can store) and
+    numbers beyond a double (→ null). Anything else still raises."""
+    try:
+        return orjson.loads(content)
+    except ValueError:
+        text = _LONE_SURROGATE.sub(r"\\ufffd", content.decode("utf-8", errors="strict"))
+        return json.loads(text, parse_float=_finite_or_none, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 async def _parse_json(content: bytes) -> tuple[Any, ValueError | None]:
     """(body, None) or (None, the parse error). orjson: a 200-referral page takes milliseconds; very big
     bodies are still parsed off the event loop."""
@@ -116,9 +144,9 @@ async def _parse_json(content: bytes) -> tuple[Any, ValueError | None]:
         return None, None
     try:
         if len(content) >= LARGE_BODY_BYTES:
-            return await asyncio.to_thread(orjson.loads, content), None
-        return orjson.loads(content), None
-    except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
+            return await asyncio.to_thread(_loads_leniently, content), None
+        return _loads_leniently(content), None
+    except ValueError as exc:  # orjson.JSONDecodeError, json.JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None, exc
 
 
@@ -339,8 +367,13 @@ class PartnerCenterClient:
         detail = f"{status} {code or ''} {message or ''}".strip()
         if status in RETRYABLE_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is not None:
-                retry_after = min(retry_after, max(self._backoff_cap, 60.0))
+            longest = max(self._backoff_cap, 60.0)
+            if retry_after is not None and retry_after > longest:
+                raise UpstreamUnavailable(
+                    f"Partner Center asked us to wait {retry_after:.0f} s ({detail}), longer than the "
+                    f"{longest:.0f} s a sync waits; the next poll tries again",
+                    **info,
+                )
             raise _Retryable(
                 UpstreamUnavailable(f"Partner Center unavailable: {detail}", **info), retry_after=retry_after
             )

@@ -3,8 +3,8 @@
 Tolerated: unknown enum strings (kept), nulls anywhere, extra fields, quoted eTags (kept verbatim),
 7-digit fractional seconds and `Z`, dealValue as a number or a numeric string, `customerProfile.team` as a
 list or a bare object, PascalCase consent keys, missing optional sections. Not tolerated (raises
-`InvalidReferral`): a non-object item, a missing/blank/over-long id, a status that is not a string.
-Text longer than its column is cut to fit; `raw` always keeps the full payload.
+`InvalidReferral`): a non-object item, a missing/blank/over-long id or one with a NUL, a status that is not a
+string. Text longer than its column is cut to fit and loses NUL characters; `raw` always keeps the full payload.
 """
 
 from __future__ import annotations
@@ -43,20 +43,19 @@ def parse_datetime(value: Any) -> datetime | None:
         text = text[: dot + 1] + (digits[:6].ljust(6, "0") if digits else "0") + text[end:]
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:59:59-05:00 is past datetime.max in UTC
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _text(value: Any, limit: int | None = None) -> str | None:
-    if type(value) is str:
-        return value if limit is None else value[:limit]
+    """Text for a column: cut to `limit`, without NUL characters (PostgreSQL text cannot hold them)."""
     if value is None or isinstance(value, (dict, list)):
         return None
-    text = value if isinstance(value, str) else str(value)
-    return text[:limit] if limit is not None else text
+    text = value if type(value) is str else str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text if limit is None else text[:limit]
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -101,9 +100,11 @@ def map_referral(raw: Any) -> ReferralRecord:
         raise InvalidReferral("no id")
     if len(referral_id) > ID_MAX:
         raise InvalidReferral(f"id longer than {ID_MAX} characters")
-    status = raw.get("status")
-    if not isinstance(status, str) or not status:
-        raise InvalidReferral(f"status is {status!r}, not a string")
+    if "\x00" in referral_id:
+        raise InvalidReferral("id contains a NUL character")
+    status = _text(raw.get("status")) if isinstance(raw.get("status"), str) else None
+    if not status:
+        raise InvalidReferral(f"status is {raw.get('status')!r}, not a string")
     customer = _obj(raw.get("customerProfile"))
     details = _obj(raw.get("details"))
     invite = _obj(raw.get("inviteContext"))
@@ -129,7 +130,7 @@ def map_referral(raw: Any) -> ReferralRecord:
         deal_value=_number(details.get("dealValue")),
         currency=_text(details.get("currency"), 8),
         notes=_text(details.get("notes")),
-        etag=(etag if isinstance(etag, str) else _text(etag) or "")[:128],
+        etag=(_text(etag) or "")[:128],
         created_at=parse_datetime(raw.get("createdDateTime")),
         updated_at=parse_datetime(raw.get("updatedDateTime")),
         expires_at=parse_datetime(raw.get("expirationDateTime")),

@@ -8,6 +8,7 @@ and rescore the touched leads. The caller commits; nothing of a failed page is k
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +23,8 @@ from poller.leads import LeadCandidate, ensure_leads, refresh_scores
 from poller.mapping import map_referral
 from poller.records import InvalidReferral, ReferralRecord
 from storage import sync_repo
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -53,12 +56,17 @@ def prepare(items: list[Any], outcome: PageOutcome) -> list[Prepared]:
     for item in items:
         try:
             record = map_referral(item)
+            kind, domain = classify(record), customer_domain(record.customer_emails)
         except InvalidReferral:
+            outcome.skipped[INVALID_PAYLOAD] += 1
+            continue
+        except Exception:  # a shape nobody foresaw: skip that one referral, keep the page, say so loudly
+            log.exception("could not read referral %r; skipped", item.get("id") if isinstance(item, dict) else item)
             outcome.skipped[INVALID_PAYLOAD] += 1
             continue
         if record.updated_at is not None and (newest is None or record.updated_at > newest):
             newest = record.updated_at
-        prepared.append(Prepared(record, classify(record), customer_domain(record.customer_emails)))
+        prepared.append(Prepared(record, kind, domain))
     outcome.max_updated = newest
     return prepared
 

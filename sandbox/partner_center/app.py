@@ -133,6 +133,8 @@ def _retry_after(fault: Fault) -> dict[str, str]:
         return {}
     if fault.http_date:
         when = datetime.now(UTC) + timedelta(seconds=fault.retry_after)
+        if when.microsecond:  # an HTTP-date has whole seconds: round up, never ask for less than meant
+            when = when.replace(microsecond=0) + timedelta(seconds=1)
         return {"Retry-After": format_datetime(when, usegmt=True)}
     return {"Retry-After": str(math.ceil(fault.retry_after))}
 

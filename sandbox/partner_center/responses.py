@@ -21,9 +21,17 @@ _ERROR_CODES = {
 }
 
 
+def _json_bytes(data: Any) -> bytes:
+    """UTF-8 JSON; text with a lone surrogate is written as a `\\udXXX` escape, as .NET's Newtonsoft does."""
+    try:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(data, separators=(",", ":")).encode()
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
-        text=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+        body=_json_bytes(data),
         status=status,
         content_type="application/json",
         headers=headers,

@@ -7,6 +7,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from core.errors import UpstreamAuthError, UpstreamProtocolError, UpstreamRejected, UpstreamUnavailable
@@ -76,7 +77,20 @@ async def test_429_with_http_date_retry_after(
     sim.faults.throttle(1, retry_after=20, http_date=True)
     await _collect(make_client(sim))
     assert len(sleep.delays) == 1
-    assert 15 <= sleep.delays[0] <= 21
+    assert 19 <= sleep.delays[0] <= 21
+
+
+async def test_retry_after_longer_than_a_run_waits_ends_the_run_clearly(
+    start_simulator: StartSimulator, make_client: MakeClient, sleep: SleepRecorder
+) -> None:
+    sim = await start_simulator(_referrals(1))
+    sim.faults.throttle(1, retry_after=3600)
+    client = make_client(sim, backoff_cap=30.0)
+    with pytest.raises(UpstreamUnavailable) as info:
+        await _collect(client)
+    assert "wait 3600 s" in str(info.value) and "next poll" in str(info.value)
+    assert info.value.status == 429
+    assert sleep.delays == [] and client.stats.requests == 1
 
 
 def test_parse_retry_after() -> None:
@@ -213,3 +227,13 @@ async def test_get_and_patch_with_if_match(start_simulator: StartSimulator, make
         return_representation=False,
     )
     assert none is None
+
+
+async def test_json_orjson_refuses_but_is_valid_is_still_read() -> None:
+    """Numbers beyond a double become null and lone surrogate escapes U+FFFD; other bad JSON stays an error."""
+    body = b'{"value":[{"id":"r-1","status":"New","name":"a\\ud800b","details":{"dealValue":1e400}}]}'
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200, content=body)))
+    async with http:
+        client = PartnerCenterClient(http, FakeTokens(), base_url="http://partner.test/v1.0/engagements")
+        pages = await _collect(client)
+    assert pages[0].items == [{"id": "r-1", "status": "New", "name": "a\ufffdb", "details": {"dealValue": None}}]

@@ -28,6 +28,8 @@ def test_quoted_etag_is_kept_verbatim() -> None:
         ("2025-03-03T15:12:45.5Z", datetime(2025, 3, 3, 15, 12, 45, 500000, tzinfo=UTC)),
         ("2025-03-03T17:12:45.1234567+02:00", datetime(2025, 3, 3, 15, 12, 45, 123456, tzinfo=UTC)),
         ("2025-03-03T15:12:45", datetime(2025, 3, 3, 15, 12, 45, tzinfo=UTC)),
+        ("9999-12-31T23:59:59-05:00", None),  # past datetime.max once in UTC
+        ("0001-01-01T00:00:00+05:00", None),  # before datetime.min once in UTC
         ("not a date", None),
         ("", None),
         (None, None),
@@ -106,9 +108,18 @@ def test_nulls_everywhere() -> None:
         ({"id": "x" * 65, "status": "New"}, "longer than"),
         ({"id": "r-1"}, "status"),
         ({"id": "r-1", "status": 3}, "status"),
+        ({"id": "r-1", "status": "\x00"}, "status"),
+        ({"id": "r\x001", "status": "New"}, "NUL"),
     ],
 )
 def test_malformed_referrals_raise_invalid_referral(raw: object, reason: str) -> None:
     with pytest.raises(InvalidReferral) as info:
         map_referral(raw)
     assert reason in info.value.reason
+
+
+def test_nul_characters_are_dropped_from_text_but_kept_in_raw() -> None:
+    raw = example(0) | {"name": "Con\x00toso", "eTag": "\x00e1"}
+    record = map_referral(raw)
+    assert record.name == "Contoso" and record.etag == "e1"
+    assert record.raw["name"] == "Con\x00toso"

@@ -162,6 +162,25 @@ async def test_each_skip_reason_and_invalid_payloads(
     assert stored.customer_domain is None and stored.lead_id is None and count(engine, Lead) == 0
 
 
+async def test_hostile_text_and_dates_are_stored_or_skipped_never_fatal(
+    engine: Engine, start_simulator: StartSimulator, make_client: MakeClient
+) -> None:
+    """NUL characters (PostgreSQL text refuses them) and dates past datetime's range once in UTC."""
+    nul_name = make_referral(customer="Con\x00toso")
+    nul_name["details"]["notes"] = "line\x00break"
+    far_future = make_referral(updated="9999-12-31T23:59:59-05:00")
+    nul_id = make_referral(id="bad\x00id")
+    lone_surrogate = make_referral(customer="Fabrikam \ud800")  # valid JSON escape, not valid Unicode
+    sim = await start_simulator([nul_name, far_future, nul_id, lone_surrogate])
+    run = await run_sync(deps_for(engine, make_client(sim)))
+    assert run.status == "success"
+    assert run.inserted == 3 and run.skipped == {"invalid_payload": 1}
+    assert referral(engine, lone_surrogate["id"]).customer_name == "Fabrikam \ufffd"
+    stored = referral(engine, nul_name["id"])
+    assert stored.customer_name == "Contoso" and stored.notes == "linebreak"
+    assert referral(engine, far_future["id"]).updated_at is None
+
+
 async def test_outbox_one_row_per_new_incoming_co_sell(
     engine: Engine, start_simulator: StartSimulator, make_client: MakeClient
 ) -> None:
