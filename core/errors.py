@@ -2,6 +2,7 @@
 
 ReferralBotError
 ├── ConfigError                 a setting is missing or malformed
+├── DatabaseUnavailable         the database cannot be opened or migrated
 ├── UpstreamError               Partner Center (or Entra) did not give us what we asked for
 │   ├── UpstreamUnavailable     429 / 5xx / timeout after every retry
 │   ├── UpstreamAuthError       401 / 403 (after one token refresh)
@@ -21,6 +22,10 @@ class ReferralBotError(Exception):
 
 class ConfigError(ReferralBotError):
     """A setting is missing or malformed."""
+
+
+class DatabaseUnavailable(ReferralBotError):
+    """The database cannot be opened or brought up to date (unreachable server, bad credentials, no file)."""
 
 
 class UpstreamError(ReferralBotError):

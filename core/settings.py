@@ -5,10 +5,39 @@ Every field here has a line in `.env.example`; `tests/test_settings.py` keeps th
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.errors import ConfigError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """`127.0.0.1:5353` → ("127.0.0.1", 5353); `[::1]:53`; a bare address means port 53.
+
+    Raises ValueError for anything else: the resolver needs an IP address and a port in 1-65535.
+    """
+    text = text.strip()
+    host, port_text = text, "53"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":") or "53"
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address with an optional :port") from None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r} has no valid port (1-65535)")
+    return host, int(port_text)
 
 
 class Settings(BaseSettings):
@@ -65,6 +94,36 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _valid_nameservers(cls, value: list[str]) -> list[str]:
+        for server in value:
+            parse_nameserver(server)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_database_url(cls, value: str) -> str:
+        try:
+            make_url(value).get_dialect()
+        except ArgumentError:  # also NoSuchModuleError: a dialect SQLAlchemy does not know
+            raise ValueError(f"{value!r} is not an SQLAlchemy URL such as sqlite:///data/referrals.db") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _valid_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _valid_log_format(cls, value: str) -> str:
+        if value.lower() not in LOG_FORMATS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_FORMATS)}")
+        return value.lower()
+
     @property
     def auth_enabled(self) -> bool:
         """Inbound Bot Framework authentication is on whenever a bot app id is configured."""
@@ -74,3 +133,15 @@ class Settings(BaseSettings):
         if not aad_object_id:
             return False
         return aad_object_id.lower() in {a.lower() for a in self.admin_aad_object_ids}
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a `ConfigError` naming each bad variable (one line) when any is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"][:1]).upper() or "settings"
+            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -24,7 +24,7 @@ import dns.exception
 import dns.nameserver
 import dns.resolver
 
-from core.settings import Settings
+from core.settings import Settings, parse_nameserver
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +46,6 @@ class ScanResult:
     @property
     def error(self) -> str | None:
         return "; ".join(self.errors) if self.errors else None
-
-
-def parse_nameserver(text: str) -> tuple[str, int]:
-    """`127.0.0.1:5353` → ("127.0.0.1", 5353); `[::1]:53`; a bare address means port 53."""
-    text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        return host, int(rest.lstrip(":") or 53)
-    if text.count(":") == 1:
-        host, port = text.split(":")
-        return host, int(port)
-    return text, 53
 
 
 def _under(host: str, suffix: str) -> bool:

@@ -14,7 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
+
+from core.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -49,8 +52,13 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the database schema up to the newest migration."""
-    command.upgrade(_alembic_config(engine), "head")
+    """Bring the database schema up to the newest migration; `DatabaseUnavailable` when it cannot be reached."""
+    try:
+        command.upgrade(_alembic_config(engine), "head")
+    except (OperationalError, InterfaceError) as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"cannot open the database {where}: {reason}") from exc
 
 
 def is_ready(engine: Engine) -> bool:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -75,3 +76,28 @@ def test_once_without_sign_in_exits_non_zero_with_a_reason(tmp_path: Path) -> No
         assert "not_signed_in" in result.stderr and "signed in" in result.stderr.lower()
         assert json.loads(result.stdout.strip().splitlines()[-1])["status"] == "not_signed_in"
         assert sim.app[REQUEST_LOG_KEY] == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("PAGE_SIZE", "0", "PAGE_SIZE: Input should be greater than or equal to 1"),
+        ("SCAN_ENABLED", "maybe", "SCAN_ENABLED: Input should be a valid boolean"),
+        ("DATABASE_URL", "garbage", "DATABASE_URL: 'garbage' is not an SQLAlchemy URL"),
+        ("DATABASE_URL", "nosuchdb://x", "DATABASE_URL: 'nosuchdb://x' is not an SQLAlchemy URL"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL: 'LOUD' is not one of DEBUG"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT: 'xml' is not one of json, text"),
+        ("DNS_NAMESERVERS", "host:notaport", "DNS_NAMESERVERS: 'host:notaport' is not an IP address"),
+        ("DNS_NAMESERVERS", "127.0.0.1:99999", "DNS_NAMESERVERS: '127.0.0.1:99999' has no valid port"),
+        ("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/x", "cannot open the database"),
+    ],
+)
+def test_bad_settings_or_database_exit_3_with_one_clear_line(
+    tmp_path: Path, variable: str, value: str, says: str
+) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "PARTNER_CENTER_ACCESS_TOKEN": TOKEN, "CWD": str(tmp_path)}
+    result = _run({**env, variable: value})
+    assert result.returncode == 3
+    assert result.stderr.startswith("sync not run: ") and says in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""
