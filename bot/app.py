@@ -88,6 +88,7 @@ async def _stop(app: web.Application) -> None:
         from poller.schedule import stop_scheduler
 
         stop_scheduler(runtime["scheduler"])
+    await services.sync.stop()  # before the HTTP client and the engine it uses are closed
     if "dispatcher" in runtime:
         await runtime["dispatcher"].stop()
     await cancel_background()

@@ -102,11 +102,23 @@ class SyncService:
         return run
 
     async def wait(self) -> SyncRun | None:
-        """Wait for the run in flight, if any (for shutdown)."""
+        """Wait for the run in flight, if any."""
         task = self._task
         if task is None:
             return None
         return await asyncio.shield(task)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """For shutdown: give the run in flight `grace` seconds, then cancel it. Its open page rolls back and
+        the run is recorded as cancelled; the watermark only ever covers committed pages."""
+        task = self._task
+        if task is None or task.done():
+            return
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            log.info("cancelling the sync in flight for shutdown")
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     def describe(self) -> dict[str, Any]:
         return {"running": self.running, "started_at": self.started_at, "paused": self.paused}
