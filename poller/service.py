@@ -58,6 +58,7 @@ class SyncService:
         self._task: asyncio.Task[SyncRun] | None = None
         self._started_at: datetime | None = None
         self._paused = False
+        self._resumes = 0  # resume() calls so far: a run only pauses if none came while it ran
         self.last_run: SyncRun | None = None
 
     @property
@@ -78,6 +79,7 @@ class SyncService:
         if self._paused:
             log.info("scheduled syncs resumed")
         self._paused = False
+        self._resumes += 1
 
     async def run(self, trigger: str = SCHEDULE, *, force_full: bool = False) -> SyncRun:
         """Start a run, or join the one in flight; returns its finished `SyncRun`."""
@@ -90,9 +92,11 @@ class SyncService:
         return await asyncio.shield(self._task)
 
     async def _run(self, trigger: str, force_full: bool) -> SyncRun:
+        resumes = self._resumes
         deps = self._deps if isinstance(self._deps, SyncDeps) else await self._deps()
         run = await self._runner(deps, trigger=trigger, force_full=force_full)
-        self._paused = run.status == "not_signed_in"
+        # A sign-in that landed while this run was failing without one wins: no pause then.
+        self._paused = run.status == "not_signed_in" and self._resumes == resumes
         self.last_run = run
         for callback in self.on_finished:
             try:

@@ -38,7 +38,11 @@ log = logging.getLogger(__name__)
 SIGN_IN_ID = 1
 # Answers that mean the refresh token will never work again: someone must sign in anew.
 NEEDS_LOGIN_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_required", "consent_required"})
-_NETWORK_ERRORS = (requests.exceptions.RequestException, OSError)
+# MsalServiceError: MSAL's wrapper for an HTTP error status (a 502 from Entra); KeyError/TypeError: a 200 answer
+# that is not the JSON object Entra documents.
+_NETWORK_ERRORS = (requests.exceptions.RequestException, OSError, msal.exceptions.MsalServiceError)
+_GARBAGE_ERRORS = (ValueError, KeyError, TypeError, AttributeError)
+ENTRA_TIMEOUT_SECONDS = 30  # per HTTP request to Entra; MSAL's default is to wait forever
 
 
 # -----------------------------------------------------------------------------------------------------------
@@ -89,6 +93,7 @@ def build_msal_app(settings: Settings, cache: msal.SerializableTokenCache) -> ms
         authority=authority_url(settings),
         token_cache=cache,
         instance_discovery=False,
+        timeout=ENTRA_TIMEOUT_SECONDS,
     )
 
 
@@ -175,6 +180,10 @@ def _forget(engine: Engine) -> SignIn | None:
 # The token source the poller uses
 
 
+class _SignInReplaced(Exception):
+    """The stored sign-in changed under a failing refresh (internal to `SignedInTokenSource`)."""
+
+
 class SignedInTokenSource:
     """Bearer tokens for the account signed in with `/login`, refreshed silently by MSAL.
 
@@ -197,37 +206,47 @@ class SignedInTokenSource:
 
     def _get_token(self, force_refresh: bool) -> str:
         with self._lock:
-            row = _load(self._engine)
-            if row is None or row.state == "signed_out" or not row.encrypted_cache:
-                raise NotSignedIn(messages.NOT_SIGNED_IN)
-            if row.state == "needs_login":
-                reason = row.failure_reason or messages.SIGNIN_NO_REFRESH_TOKEN
-                raise NotSignedIn(messages.SIGNIN_NEEDS_LOGIN.format(reason=reason))
-            if not self._settings.azure_client_id.strip():
-                raise NotSignedIn(messages.AZURE_CLIENT_ID_MISSING)
             try:
-                cipher = cache_cipher(self._settings)
-            except ConfigError as exc:
-                raise NotSignedIn(str(exc)) from None
-            encrypted = row.encrypted_cache
-            if encrypted != self._loaded:
-                try:
-                    self._cache.deserialize(cipher.decrypt(encrypted.encode()).decode())
-                except InvalidToken:
-                    raise NotSignedIn(messages.TOKEN_CACHE_KEY_WRONG) from None
-                self._loaded = encrypted
-            result = self._acquire(row, force_refresh)
-            if result is None or "error" in result:
-                if result is None:
-                    reason = messages.SIGNIN_NO_REFRESH_TOKEN
-                else:
-                    reason = _describe(result, messages.SIGNIN_REFRESH_REJECTED)
-                if result is not None and result.get("error") not in NEEDS_LOGIN_ERRORS:
-                    raise UpstreamUnavailable(reason, code=str(result.get("error")))
-                self._mark_needs_login(encrypted, reason)
-                raise NotSignedIn(messages.SIGNIN_NEEDS_LOGIN.format(reason=reason))
-            self._save_after_success(cipher, encrypted, result)
-            return str(result["access_token"])
+                return self._token_from_stored_sign_in(force_refresh)
+            except _SignInReplaced:  # a new /login landed while the old one was failing: use the new one
+                return self._token_from_stored_sign_in(force_refresh)
+
+    def _token_from_stored_sign_in(self, force_refresh: bool) -> str:
+        row = _load(self._engine)
+        if row is None or row.state == "signed_out" or not row.encrypted_cache:
+            raise NotSignedIn(messages.NOT_SIGNED_IN)
+        if row.state == "needs_login":
+            reason = row.failure_reason or messages.SIGNIN_NO_REFRESH_TOKEN
+            raise NotSignedIn(messages.SIGNIN_NEEDS_LOGIN.format(reason=reason))
+        if not self._settings.azure_client_id.strip():
+            raise NotSignedIn(messages.AZURE_CLIENT_ID_MISSING)
+        try:
+            cipher = cache_cipher(self._settings)
+        except ConfigError as exc:
+            raise NotSignedIn(str(exc)) from None
+        encrypted = row.encrypted_cache
+        if encrypted != self._loaded:
+            try:
+                self._cache.deserialize(cipher.decrypt(encrypted.encode()).decode())
+            except InvalidToken:
+                raise NotSignedIn(messages.TOKEN_CACHE_KEY_WRONG) from None
+            self._loaded = encrypted
+        result = self._acquire(row, force_refresh)
+        if result is None or "error" in result:
+            if result is None:
+                reason = messages.SIGNIN_NO_REFRESH_TOKEN
+            else:
+                reason = _describe(result, messages.SIGNIN_REFRESH_REJECTED)
+            if result is not None and result.get("error") not in NEEDS_LOGIN_ERRORS:
+                raise UpstreamUnavailable(reason, code=str(result.get("error")))
+            if not self._mark_needs_login(encrypted, reason):
+                raise _SignInReplaced
+            raise NotSignedIn(messages.SIGNIN_NEEDS_LOGIN.format(reason=reason))
+        token = result.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise UpstreamUnavailable(messages.ENTRA_ANSWERED.format(error="no_access_token", description=""))
+        self._save_after_success(cipher, encrypted, result)
+        return token
 
     def _acquire(self, row: SignIn, force_refresh: bool) -> dict[str, Any] | None:
         try:
@@ -240,13 +259,24 @@ class SignedInTokenSource:
                 scopes(self._settings), accounts[0], force_refresh=force_refresh
             )
             return result
-        except (*_NETWORK_ERRORS, ValueError) as exc:  # MSAL raises ValueError when discovery fails
+        except (*_NETWORK_ERRORS, *_GARBAGE_ERRORS) as exc:  # MSAL raises ValueError when discovery fails
             raise _unreachable(self._settings, exc) from None
 
-    def _mark_needs_login(self, loaded: str, reason: str) -> None:
-        written = _update_if_unchanged(self._engine, loaded, {"state": "needs_login", "failure_reason": reason[:500]})
+    def _mark_needs_login(self, loaded: str, reason: str) -> bool:
+        """False when the row no longer holds the sign-in that failed (a new /login replaced it)."""
+        written = _update_if_unchanged(
+            self._engine,
+            loaded,
+            {
+                "state": "needs_login",
+                "failure_reason": reason[:500],
+                "has_refresh_token": False,
+                "access_token_expires_at": None,
+            },
+        )
         if written:
             log.warning("Partner Center sign-in needs a new /login", extra={"reason": reason})
+        return written
 
     def _save_after_success(self, cipher: Fernet, loaded: str, result: dict[str, Any]) -> None:
         if not self._cache.has_state_changed:
@@ -320,8 +350,10 @@ class SignInManager:
         cache = msal.SerializableTokenCache()
         try:
             app, flow = await asyncio.to_thread(self._initiate, cache)
-        except (*_NETWORK_ERRORS, ValueError) as exc:
+        except (*_NETWORK_ERRORS, *_GARBAGE_ERRORS) as exc:
             raise _unreachable(self._settings, exc) from None
+        if not isinstance(flow, dict):
+            raise UpstreamRejected(messages.ENTRA_ANSWERED.format(error="not_a_device_code", description=""))
         if "user_code" not in flow:
             raise UpstreamRejected(_describe(flow), code=str(flow.get("error")))
         pending = PendingSignIn(
@@ -366,7 +398,10 @@ class SignInManager:
         except asyncio.CancelledError:
             pending.stop_polling()
             raise
-        except (*_NETWORK_ERRORS, ValueError) as exc:
+        except (*_NETWORK_ERRORS, *_GARBAGE_ERRORS) as exc:
+            async with self._lock:
+                if self._pending is pending:
+                    self._pending = None
             return SignInOutcome("error", reason=str(_unreachable(self._settings, exc)))
         async with self._lock:
             if pending.replaced or pending.generation != self._generation:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -109,3 +110,19 @@ async def test_scheduler_runs_the_sync(
         stop_scheduler(scheduler)
     await asyncio.sleep(0.05)  # AsyncIOScheduler shuts down on its loop
     assert not scheduler.running
+
+
+async def test_a_sign_in_landing_during_a_failing_run_does_not_pause(
+    sqlite_engine: Engine, start_simulator: StartSimulator, make_client: MakeClient
+) -> None:
+    """`/login` calls resume() while a scheduled run is still finishing `not_signed_in`: the new sign-in wins."""
+    sim = await start_simulator(examples())
+    service: SyncService
+
+    async def runner(deps: SyncDeps, **kw: Any) -> SyncRun:
+        service.resume()  # what /login does when it completes
+        return SyncRun(trigger="schedule", status="not_signed_in", finished_at=utcnow())
+
+    service = SyncService(SyncDeps(make_settings(), sqlite_engine, make_client(sim)), runner=runner)
+    await service.run("schedule")
+    assert not service.paused
