@@ -40,6 +40,8 @@ ACCEPT_OPS: list[dict[str, Any]] = [
     {"op": "replace", "path": "/status", "value": "Active"},
     {"op": "replace", "path": "/substatus", "value": "Accepted"},
 ]
+# The reference leaves open whether a stale If-Match gets 409 or 412 (section 5): both mean "re-read".
+STALE_ETAG = (409, 412)
 SLOW_SECONDS = 3.0
 _locks: dict[str, asyncio.Lock] = {}
 
@@ -142,17 +144,21 @@ async def _accept_locked(services: Services, referral_id: str, caller: Caller) -
         try:
             body = await client.patch_referral(referral.id, ACCEPT_OPS, if_match=referral.etag or None)
         except UpstreamRejected as exc:
-            if exc.status != 412:
+            if exc.status not in STALE_ETAG:
                 raise
-            fresh = await _store(services, referral.id, await client.get_referral(referral.id))
-            if fresh.status != "New":
-                return _not_acceptable(fresh, detail="412; changed in Partner Center meanwhile")
-            try:
-                body = await client.patch_referral(fresh.id, ACCEPT_OPS, if_match=fresh.etag or None)
-            except UpstreamRejected as again:
-                if again.status != 412:
-                    raise
-                return Outcome("conflict", fresh, messages.ACCEPT_CONFLICT, "412 twice")
+            body = await client.get_referral(referral.id)
+            if exc.maybe_applied and _accepted(body):  # our PATCH went through; only its answer was lost
+                log.info("accept applied before a retry's %s", exc.status, extra={"referral_id": referral.id})
+            else:
+                fresh = await _store(services, referral.id, body)
+                if fresh.status != "New":
+                    return _not_acceptable(fresh, detail=f"{exc.status}; changed in Partner Center meanwhile")
+                try:
+                    body = await client.patch_referral(fresh.id, ACCEPT_OPS, if_match=fresh.etag or None)
+                except UpstreamRejected as again:
+                    if again.status not in STALE_ETAG:
+                        raise
+                    return Outcome("conflict", fresh, messages.ACCEPT_CONFLICT, f"{again.status} twice")
         if body is None:
             body = await client.get_referral(referral.id)
         accepted = await _store(services, referral.id, body, accepted_by=(caller.name, caller.aad_object_id))
@@ -163,6 +169,10 @@ async def _accept_locked(services: Services, referral_id: str, caller: Caller) -
     except UpstreamError as exc:
         return Outcome("error", referral, messages.ACCEPT_UNAVAILABLE, _describe(exc))
     return Outcome("accepted", accepted, None, f"now {accepted.status}/{accepted.substatus}")
+
+
+def _accepted(body: dict[str, Any]) -> bool:
+    return body.get("status") == "Active" and body.get("substatus") == "Accepted"
 
 
 def _not_acceptable(referral: Referral, *, detail: str) -> Outcome:

@@ -56,7 +56,13 @@ class UpstreamAuthError(UpstreamError):
 
 
 class UpstreamRejected(UpstreamError):
-    """A request Partner Center will never accept as sent (400, 404, 409, 412 …)."""
+    """A request Partner Center will never accept as sent (400, 404, 409, 412 …).
+
+    `maybe_applied`: an earlier try of this same request failed in a way that does not tell whether the server
+    carried it out (a 5xx or a lost answer), so a 412 may be our own change coming back.
+    """
+
+    maybe_applied: bool = False
 
 
 class UpstreamProtocolError(UpstreamError):

@@ -91,6 +91,7 @@ class _Retryable(Exception):
 class _AttemptState:
     protocol_failures: int = 0
     refreshed: bool = False
+    maybe_applied: bool = False  # a try failed after the server may have carried the request out
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -340,9 +341,11 @@ class PartnerCenterClient:
         try:
             response = await self._http.request(method, url, content=content, headers=headers)
         except httpx.TimeoutException as exc:
+            state.maybe_applied |= not isinstance(exc, httpx.ConnectTimeout)
             log.info("partner center %s %s timed out", method, url)
             raise _Retryable(UpstreamUnavailable(f"Partner Center timed out: {exc!r}", url=url)) from exc
         except httpx.TransportError as exc:
+            state.maybe_applied |= not isinstance(exc, httpx.ConnectError)
             log.info("partner center %s %s transport error: %r", method, url, exc)
             raise _Retryable(UpstreamUnavailable(f"Partner Center unreachable: {exc!r}", url=url)) from exc
         request_id = response.headers.get("request-id")
@@ -366,6 +369,7 @@ class PartnerCenterClient:
         info = {"status": status, "url": url, "request_id": request_id, "code": code}
         detail = f"{status} {code or ''} {message or ''}".strip()
         if status in RETRYABLE_STATUSES:
+            state.maybe_applied |= status != 429
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             longest = max(self._backoff_cap, 60.0)
             if retry_after is not None and retry_after > longest:
@@ -380,7 +384,9 @@ class PartnerCenterClient:
         if status in (401, 403):
             raise UpstreamAuthError(f"Partner Center refused our credentials: {detail}", **info)
         if 400 <= status < 500:
-            raise UpstreamRejected(f"Partner Center rejected the request: {detail}", **info)
+            rejected = UpstreamRejected(f"Partner Center rejected the request: {detail}", **info)
+            rejected.maybe_applied = state.maybe_applied
+            raise rejected
         if status >= 500:
             raise UpstreamUnavailable(f"Partner Center failed: {detail}", **info)
         if parse_error is not None:

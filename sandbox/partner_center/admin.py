@@ -107,21 +107,27 @@ async def change_referral(request: web.Request) -> web.Response:
 
 async def get_config(request: web.Request) -> web.Response:
     config = request.app[CONFIG_KEY]
-    return json_response({"page_cap": config.page_cap, "default_top": config.default_top})
+    return json_response(
+        {"page_cap": config.page_cap, "default_top": config.default_top, "stale_etag_status": config.stale_etag_status}
+    )
 
 
 async def change_config(request: web.Request) -> web.Response:
     data = await _json_body(request)
-    if not isinstance(data, dict) or set(data) - {"page_cap", "default_top"}:
-        return _bad("Send a JSON object with page_cap and/or default_top")
+    if not isinstance(data, dict) or set(data) - {"page_cap", "default_top", "stale_etag_status"}:
+        return _bad("Send a JSON object with page_cap, default_top and/or stale_etag_status")
     config = request.app[CONFIG_KEY]
     page_cap = data.get("page_cap", config.page_cap)
     default_top = data.get("default_top", config.default_top)
+    stale_etag_status = data.get("stale_etag_status", config.stale_etag_status)
+    if stale_etag_status not in (409, 412) or isinstance(stale_etag_status, bool):
+        return _bad("stale_etag_status must be 409 or 412")
     if page_cap is not None and (not isinstance(page_cap, int) or page_cap < 1):
         return _bad("page_cap must be a positive integer or null")
     if not isinstance(default_top, int) or default_top < 1:
         return _bad("default_top must be a positive integer")
     config.page_cap, config.default_top = page_cap, default_top
+    config.stale_etag_status = stale_etag_status
     return await get_config(request)
 
 

@@ -121,6 +121,9 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     if failure is not None:
         return _failure_response(failure)
     response = await handler(request)
+    lost = faults.take(("lost_answer",), request.method, request.path)
+    if lost is not None:
+        return _failure_response(lost)
     if isinstance(response, web.Response) and isinstance(response.body, bytes) and response.body:
         corruption = faults.take(("malformed", "truncated"), request.method, request.path)
         if corruption is not None:
@@ -311,7 +314,7 @@ async def patch_referral(request: web.Request) -> web.Response:
     if_match = request.headers.get("If-Match")
     if if_match is not None and not etag_matches(if_match, current.get("eTag")):
         return error_response(
-            412,
+            request.app[CONFIG_KEY].stale_etag_status,
             "The eTag does not match.",
             inner_code="resourceModified",
             inner_message="Referral was modified since last read",

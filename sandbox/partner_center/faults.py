@@ -11,7 +11,7 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-KINDS = ("throttle", "error", "slow", "malformed", "truncated", "reject_gt")
+KINDS = ("throttle", "error", "slow", "malformed", "truncated", "reject_gt", "lost_answer")
 ERROR_STATUSES = (500, 502, 503, 504)
 
 
@@ -21,9 +21,10 @@ class Fault:
 
     kind:       throttle (429 + Retry-After) | error (5xx) | slow (delay, then answer normally) |
                 malformed (body is not JSON) | truncated (valid JSON cut in the middle) |
-                reject_gt (400 for any $filter using `gt`, like a server without that operator)
+                reject_gt (400 for any $filter using `gt`, like a server without that operator) |
+                lost_answer (the request IS carried out, then its answer is replaced by a 5xx)
     count:      how many matching requests it affects; None = until cleared
-    status:     for `error`: 500, 502, 503 or 504
+    status:     for `error` and `lost_answer`: 500, 502, 503 or 504
     retry_after: seconds for the Retry-After header of `throttle` (and `error` when set)
     http_date:  send Retry-After as an HTTP-date instead of seconds
     delay:      seconds to wait, for `slow`
@@ -55,7 +56,7 @@ class Fault:
                 raise ValueError(f"{name} must be a string or null")
         if self.count is not None and (not isinstance(self.count, int) or self.count < 1):
             raise ValueError("count must be a positive integer or null")
-        if self.kind == "error" and self.status not in ERROR_STATUSES:
+        if self.kind in ("error", "lost_answer") and self.status not in ERROR_STATUSES:
             raise ValueError(f"error status must be one of {ERROR_STATUSES}")
         if self.kind == "throttle" and self.retry_after is None:
             self.retry_after = 1
@@ -152,6 +153,17 @@ class Faults:
         return self.add(
             Fault("error", count, status=status, retry_after=retry_after, method=method, path_prefix=path_prefix)
         )
+
+    def lost_answer(
+        self,
+        count: int | None = 1,
+        *,
+        status: int = 503,
+        method: str | None = None,
+        path_prefix: str | None = None,
+    ) -> Fault:
+        """The next `count` requests are carried out, but answered with `status` (as when a gateway times out)."""
+        return self.add(Fault("lost_answer", count, status=status, method=method, path_prefix=path_prefix))
 
     def slow(
         self,

@@ -23,6 +23,7 @@ class SandboxConfig:
 
     page_cap: int | None = None  # the server returns at most this many items per page, whatever $top says
     default_top: int = DEFAULT_TOP  # page size when $top is absent
+    stale_etag_status: int = 412  # the answer to a PATCH whose If-Match is stale: 412, or 409 (undocumented which)
 
 
 STORE_KEY = web.AppKey("partner_center_store", ReferralStore)

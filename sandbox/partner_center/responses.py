@@ -13,6 +13,7 @@ _ERROR_CODES = {
     403: "accessDenied",
     404: "itemNotFound",
     405: "invalidRequest",
+    409: "conflict",
     412: "preconditionFailed",
     500: "generalException",
     502: "generalException",

@@ -9,6 +9,7 @@ import pytest
 
 import bot.accept
 from bot.accept import ACCEPT_OPS
+from sandbox.partner_center.keys import CONFIG_KEY
 from tests.fakes.activities import ADMIN
 from tests.notify.conftest import Harness, card_text, co_sell
 
@@ -47,6 +48,38 @@ async def test_stale_etag_still_new_one_412_then_retry_succeeds(sqlite_harness: 
     assert [a.outcome for a in h.audits()] == ["accepted"]
     await h.settle()
     assert "Accepted by Sam Seller" in card_text(h.updates(root)[-1].card or {})
+
+
+async def test_stale_etag_answered_409_is_handled_like_412(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    h.simulator.app[CONFIG_KEY].stale_etag_status = 409
+    [(rid, root)] = await posted(h)
+    h.store.update(rid, {"details": {"notes": "Customer called again"}})
+
+    card = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+
+    assert [p["status"] for p in h.pc_requests("PATCH", rid)] == [409, 200]
+    assert "Accepted by Sam Seller" in card_text(card)
+    assert [a.outcome for a in h.audits()] == ["accepted"]
+
+
+async def test_accept_applied_but_its_answer_lost_still_records_who_accepted(sqlite_harness: Harness) -> None:
+    """Partner Center carries the PATCH out but a gateway answers 503; the retry's 412 is our own change."""
+    h = sqlite_harness
+    [(rid, root)] = await posted(h)
+    h.faults.lost_answer(1, status=503, method="PATCH")
+
+    card = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+    if "Accepting…" in card_text(card):
+        await h.connector.wait_for(lambda c: any("Accepted by" in card_text(u.card or {}) for u in h.updates(root)))
+        card = h.updates(root)[-1].card or {}
+
+    assert [p["status"] for p in h.pc_requests("PATCH", rid)] == [503, 412]
+    assert "Accepted by Sam Seller" in card_text(card)
+    stored = h.referral(rid)
+    assert (stored.substatus, stored.accepted_by_name) == ("Accepted", "Sam Seller")
+    assert stored.accepted_by_aad_id is not None
+    assert [a.outcome for a in h.audits()] == ["accepted"]
 
 
 async def test_stale_and_accepted_elsewhere_sends_no_second_patch(sqlite_harness: Harness) -> None:

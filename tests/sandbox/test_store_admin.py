@@ -85,7 +85,7 @@ async def test_admin_add_generate_and_change(sim: Sim) -> None:
 async def test_admin_config_changes_page_cap(sim: Sim) -> None:
     async with aiohttp.ClientSession() as admin:
         async with admin.patch(sim.url("/_sandbox/config"), json={"page_cap": 2}) as response:
-            assert await response.json() == {"page_cap": 2, "default_top": 100}
+            assert await response.json() == {"page_cap": 2, "default_top": 100, "stale_etag_status": 412}
         assert len((await sim.get()).json["value"]) == 2
         async with admin.patch(sim.url("/_sandbox/config"), json={"page_cap": 0}) as response:
             assert response.status == 400
