@@ -42,6 +42,9 @@ T = TypeVar("T")
 
 TEAMS_THREAD_LIMITS: tuple[tuple[float, int], ...] = ((1.0, 7), (2.0, 8), (30.0, 60))
 _HASH_NOW = datetime(2000, 1, 1, tzinfo=UTC)  # a fixed clock, so the hash only changes with the referral
+# The Bot Connector says the message or conversation is gone (404) or the bot may not write there (403):
+# retrying cannot help until someone reinstalls the bot, which refreshes the conversation reference.
+GONE = (403, 404)
 
 
 @dataclass(frozen=True)
@@ -285,7 +288,13 @@ class Dispatcher:
                     partial(self.services.proactive.post_thread, channel.reference, channel.conversation_id, card),
                 )
             except DeliveryError as exc:
-                errors.append(f"{channel.conversation_id}: {exc}")
+                if exc.status in GONE:
+                    log.warning(
+                        "channel refuses the bot; card not posted there",
+                        extra={"referral_id": referral.id, "channel": channel.conversation_id, "error": str(exc)[:200]},
+                    )
+                else:
+                    errors.append(f"{channel.conversation_id}: {exc}")
                 continue
             await self.services.db(
                 repo.record_posted,
@@ -320,8 +329,14 @@ class Dispatcher:
                     ),
                 )
             except DeliveryError as exc:
-                errors.append(f"{posted.conversation_id}: {exc}")
-                continue
+                if exc.status not in GONE:
+                    errors.append(f"{posted.conversation_id}: {exc}")
+                    continue
+                # Deleted in Teams, or the bot was removed: settle this version instead of retrying forever.
+                log.warning(
+                    "card cannot be edited any more (deleted, or the bot removed)",
+                    extra={"referral_id": referral.id, "channel": posted.conversation_id, "error": str(exc)[:200]},
+                )
             await self.services.db(repo.set_card_hash, posted.id, wanted)
             log.info("referral card edited", extra={"referral_id": referral.id, "channel": posted.conversation_id})
         return "; ".join(errors) or None
@@ -352,8 +367,10 @@ class Dispatcher:
                         ),
                     )
                 except DeliveryError as exc:
-                    log.warning("reminder not delivered; will retry", extra={"error": str(exc)[:200]})
-                    continue
+                    if exc.status not in GONE:
+                        log.warning("reminder not delivered; will retry", extra={"error": str(exc)[:200]})
+                        continue
+                    log.warning("reminder cannot be posted (card gone or bot removed)", extra={"error": str(exc)[:200]})
             await self.services.db(repo.mark_reminded, posted.id, now=self.services.now())
             log.info("expiry reminder posted", extra={"referral_id": posted.referral_id})
 

@@ -168,6 +168,36 @@ async def test_edits_survive_failures_and_are_never_reposts(sqlite_harness: Harn
     assert len(h.creates()) == 5
 
 
+async def test_a_card_deleted_in_teams_is_given_up_not_retried_forever(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    referral = co_sell()
+    h.store.add(referral)
+    await h.start()
+    await h.install()
+    await h.sync()
+    await h.settle()
+    h.store.update(referral["id"], {"status": "Closed", "substatus": "Lost"})
+    h.connector.fail_next(404, 1)  # the message was deleted in Teams
+    await h.sync()
+    await h.settle()
+    [row] = [r for r in h.outbox() if r.event == "update"]
+    assert row.done_at is not None and row.attempts == 0
+    assert h.connector.failed == 1 and h.updates() == []
+    assert len(h.creates()) == 1  # never re-posted
+
+
+async def test_a_channel_that_refuses_the_bot_does_not_hold_the_post_forever(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    await h.start()
+    await h.install()
+    h.connector.fail_next(403, 1)  # e.g. the bot was removed from the team
+    h.store.add(co_sell())
+    await h.sync()
+    await h.settle()
+    assert h.connector.failed == 1 and h.creates() == [] and h.posted() == []
+    assert all(r.done_at is not None for r in h.outbox())
+
+
 async def test_one_reminder_per_card_before_expiry(sqlite_harness: Harness) -> None:
     h = sqlite_harness
     h.settings_overrides["reminder_hours"] = 24
