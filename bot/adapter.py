@@ -372,6 +372,16 @@ def _reply_body(reply: Reply) -> dict[str, Any]:
     return body
 
 
+async def _connector_auth(turn_context: TurnContext) -> dict[str, str]:
+    """The Authorization header for a Bot Connector call in this turn ({} when auth is off, for local tools)."""
+    connector = turn_context.turn_state.get(CloudAdapter.BOT_CONNECTOR_CLIENT_KEY)
+    credentials = getattr(getattr(connector, "config", None), "credentials", None)
+    if not getattr(credentials, "microsoft_app_id", None):
+        return {}
+    token = await asyncio.to_thread(credentials.get_access_token)  # type: ignore[union-attr]
+    return {"Authorization": f"Bearer {token}"}
+
+
 async def _post_reply(http: ClientSession, turn_context: TurnContext, reply: Reply) -> None:
     """Answer in the turn's conversation with one plain JSON POST to the Bot Connector.
 
@@ -396,12 +406,7 @@ async def _post_reply(http: ClientSession, turn_context: TurnContext, reply: Rep
     if incoming.id:
         body["replyToId"] = incoming.id
         url += "/" + quote(incoming.id, safe="")
-    headers = {"Content-Type": "application/json"}
-    connector = turn_context.turn_state.get(CloudAdapter.BOT_CONNECTOR_CLIENT_KEY)
-    credentials = getattr(getattr(connector, "config", None), "credentials", None)
-    if getattr(credentials, "microsoft_app_id", None):  # empty when inbound auth is off (local tools)
-        token = await asyncio.to_thread(credentials.get_access_token)  # type: ignore[union-attr]
-        headers["Authorization"] = f"Bearer {token}"
+    headers = {"Content-Type": "application/json", **await _connector_auth(turn_context)}
     try:
         async with http.post(url, data=json.dumps(body), headers=headers) as response:
             if response.status >= 300:
@@ -454,6 +459,28 @@ class TurnConversation:
 
     async def typing(self) -> None:
         await self.turn_context.send_activity(Activity(type=ActivityTypes.typing))
+
+    async def team_channel_ids(self, team_id: str) -> tuple[str, ...]:
+        """The ids of the team's channels (Bot Connector `GET /v3/teams/{id}/conversations`); () when refused.
+
+        Plain aiohttp: the SDK's `TeamsInfo.get_team_channels` makes a blocking msrest call on the event loop.
+        """
+        service_url = (self.turn_context.activity.service_url or "").rstrip("/")
+        if self._http is None or not service_url:
+            return ()
+        url = f"{service_url}/v3/teams/{quote(team_id, safe='')}/conversations"
+        try:
+            async with self._http.get(url, headers=await _connector_auth(self.turn_context)) as response:
+                body = await response.json(content_type=None) if response.status == 200 else None
+        except (ClientError, TimeoutError, ValueError) as exc:
+            body, response_error = None, repr(exc)[:200]
+        else:
+            response_error = f"HTTP {response.status}"
+        channels = body.get("conversations") if isinstance(body, dict) else None
+        if not isinstance(channels, list):
+            log.warning("could not list the team's channels", extra={"team_id": team_id, "error": response_error})
+            return ()
+        return tuple(c["id"] for c in channels if isinstance(c, dict) and isinstance(c.get("id"), str))
 
     async def update_card(self, activity_id: str, card: dict[str, Any]) -> None:
         """Edit a message of this conversation (the card someone pressed a button on)."""

@@ -37,6 +37,15 @@ class Turns:
             await self.services.db(remember_conversation, _fields(info), sales_channel_id=sales_channel_id)
 
     async def installed(self, info: ConversationInfo, conversation: TurnConversation) -> None:
+        sales_channel_id = self.services.settings.sales_channel_id
+        # Installed in the team through another channel (usually General): is SALES_CHANNEL_ID one of its?
+        if (
+            sales_channel_id
+            and info.team_id
+            and sales_channel_id not in info.channel_ids
+            and sales_channel_id in await conversation.team_channel_ids(info.team_id)
+        ):
+            info = dataclasses.replace(info, channel_ids=(*info.channel_ids, sales_channel_id))
         await self.remember(info)
         log.info("bot installed", extra={"conversation_type": info.conversation_type, "team": info.team_name})
         if info.conversation_type == "personal":

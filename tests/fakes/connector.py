@@ -52,6 +52,7 @@ class FakeConnector:
     _server: TestServer | None = None
     _history: dict[str, deque[float]] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    team_channels: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # team id -> its channels
 
     async def start(self) -> FakeConnector:
         app = web.Application()
@@ -59,6 +60,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conv}/activities", self._send)
         app.router.add_post("/v3/conversations/{conv}/activities/{reply_to}", self._send)
         app.router.add_put("/v3/conversations/{conv}/activities/{activity_id}", self._update)
+        app.router.add_get("/v3/teams/{team}/conversations", self._team_channels)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
         return self
@@ -100,6 +102,12 @@ class FakeConnector:
         return [f"{s.op} {s.conversation_id} {s.text[:60] or (s.card or {}).get('body', [{}])[0]}" for s in self.sent]
 
     # handlers -------------------------------------------------------------------------------------------
+    async def _team_channels(self, request: web.Request) -> web.Response:
+        """Teams answers with every channel of the team; General's id is the team's own id."""
+        team = request.match_info["team"]
+        channels = self.team_channels.get(team, [{"id": team, "name": "General"}])
+        return web.json_response({"conversations": channels})
+
     def _refuse(self, thread: str) -> web.Response | None:
         if self.failures:
             status, headers = self.failures.popleft()

@@ -11,6 +11,7 @@ from functools import partial
 from bot.app import SERVICES, create_app
 from sandbox.partner_center.store import format_timestamp
 from tests.bot.conftest import bot_settings
+from tests.fakes.activities import TEAM
 from tests.fakes.connector import FakeConnector
 from tests.notify.conftest import ADMIN, CHANNEL_ID, FAST, Harness, card_text, co_sell
 
@@ -51,6 +52,33 @@ async def test_sales_channel_id_setting_is_used_on_install(sqlite_harness: Harne
     await h.sync()
     await h.settle()
     assert_each_posted_once(h, [referral["id"]])
+
+
+async def test_sales_channel_id_is_learned_when_installed_through_another_channel(sqlite_harness: Harness) -> None:
+    """Added to the team from General: the team's channel list says SALES_CHANNEL_ID is there."""
+    h = sqlite_harness
+    h.settings_overrides["sales_channel_id"] = CHANNEL_ID
+    general = TEAM["id"]
+    h.connector.team_channels[general] = [{"id": general, "name": "General"}, {"id": CHANNEL_ID, "name": "Sales"}]
+    referral = co_sell()
+    h.store.add(referral)
+    await h.start()
+    await h.post(h.teams.bot_added_to_team(general))
+    await h.sync()
+    await h.settle()
+    assert_each_posted_once(h, [referral["id"]])
+    assert h.card_of(referral["id"]).conversation_id == CHANNEL_ID
+
+
+async def test_sales_channel_id_of_another_team_is_not_assumed(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    h.settings_overrides["sales_channel_id"] = CHANNEL_ID
+    h.store.add(co_sell())
+    await h.start()
+    await h.post(h.teams.bot_added_to_team(TEAM["id"]))  # this team has only General
+    await h.sync()
+    await asyncio.sleep(0.5)
+    assert h.creates() == [] and [r.event for r in h.pending()] == ["post"]
 
 
 async def test_restart_between_sync_and_dispatch_loses_nothing(harness: Harness) -> None:
