@@ -16,6 +16,7 @@ from storage import queries
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 10
+MAX_PAGE = 1_000_000  # far beyond any real list; keeps the OFFSET inside a database integer
 KINDS = ("co-sell", "marketplace", "ms-lead", "other")
 STATUS_WORDS = {"new": ("New",), "active": ("Active",), "closed": ("Closed",), None: queries.OPEN_STATUSES}
 
@@ -48,6 +49,9 @@ class CardActions:
         except InvalidAction as exc:
             log.warning("invalid card action data", extra={"verb": verb, "detail": str(exc)})
             return error_card(messages.ACTION_INVALID_TITLE, str(exc))
+        except Exception:  # a bug or a database failure: the presser still gets a card, never an HTTP error
+            log.exception("card action failed", extra={"verb": verb, "user": caller.aad_object_id})
+            return error_card(messages.ACTION_INVALID_TITLE, messages.INTERNAL_ERROR)
 
     async def _referral(self, data: dict[str, Any]) -> Any:
         referral_id = data.get("referralId")
@@ -75,7 +79,15 @@ class CardActions:
         kind = data.get("kind")
         status = data.get("status")
         page = data.get("page")
-        if kind not in (*KINDS, None, "all") or status not in STATUS_WORDS or not isinstance(page, int) or page < 1:
+        if (
+            not (kind is None or isinstance(kind, str))
+            or kind not in (*KINDS, None, "all")
+            or not (status is None or isinstance(status, str))
+            or status not in STATUS_WORDS
+            or not isinstance(page, int)
+            or isinstance(page, bool)
+            or not 1 <= page <= MAX_PAGE
+        ):
             raise InvalidAction(messages.ACTION_BAD_PAGE)
         return await referrals_list(self.services, kind=None if kind == "all" else kind, status=status, page=page)
 

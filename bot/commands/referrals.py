@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from bot import messages
-from bot.actions import KINDS, PAGE_SIZE, STATUS_WORDS, referrals_list
+from bot.actions import KINDS, MAX_PAGE, PAGE_SIZE, STATUS_WORDS, referrals_list
 from bot.router import CommandRequest, Reply, Router
 from cards.lead import lead_card, leads_card
 from cards.referral import referral_card
@@ -28,7 +28,9 @@ def parse_referrals_args(args: list[str]) -> tuple[str | None, str | None, int]:
         elif word in STATUS_WORDS:
             status = word
         elif word == "page":
-            if i + 1 >= len(words) or not words[i + 1].isdigit() or int(words[i + 1]) < 1:
+            number = words[i + 1] if i + 1 < len(words) else ""
+            # isascii: "²" is a digit to str.isdigit(); MAX_PAGE: a database integer has its limits
+            if not (number.isascii() and number.isdigit()) or not 1 <= int(number) <= MAX_PAGE:
                 raise CommandError(messages.BAD_PAGE)
             page = int(words[i + 1])
             i += 1

@@ -43,6 +43,10 @@ async def test_invalid_invokes_get_an_error_card(bot: BotUnderTest) -> None:
         ("showReferral", "nope"),
         ("showReferral", {"referralId": "forged-id"}),
         ("referralsPage", {"page": -1}),
+        ("referralsPage", {"kind": "all", "status": ["x"], "page": 1}),  # unhashable: was HTTP 501
+        ("referralsPage", {"kind": {"a": 1}, "status": {"a": 1}, "page": 1}),
+        ("referralsPage", {"kind": "all", "status": None, "page": 10**30}),  # beyond a database integer
+        ("referralsPage", {"kind": "all", "status": None, "page": True}),
     ]:
         response = await bot.post(bot.teams.invoke(verb, data, reply_to_id="1"))
         assert response.status == 200
@@ -80,3 +84,9 @@ async def test_install_activities_arriving_together_store_one_reference(
     assert not [r for r in caplog.records if r.getMessage() == "unhandled error in a bot turn"]
     rows = await bot.services.db(lambda s: s.exec(select(ConversationRef)).all())
     assert [r.conversation_id for r in rows] == ["19:sales-channel@thread.tacv2"]
+
+
+async def test_odd_page_numbers_get_the_usage_not_an_internal_error(bot: BotUnderTest) -> None:
+    for text in ["referrals page ²", "referrals page 99999999999999999999999", "referrals page 0", "referrals page"]:
+        replies = await bot.say(text)
+        assert any("page number must be a whole number" in r for r in replies), (text, replies)
