@@ -83,13 +83,22 @@ class SyncService:
 
     async def run(self, trigger: str = SCHEDULE, *, force_full: bool = False) -> SyncRun:
         """Start a run, or join the one in flight; returns its finished `SyncRun`."""
+        if not self.running and self._paused and trigger == SCHEDULE:
+            log.info("scheduled sync skipped: paused until a new sign-in")
+            return SyncRun(trigger=trigger, status="not_signed_in", note=PAUSED_NOTE, finished_at=utcnow())
+        finished, _ = self.begin(trigger, force_full=force_full)
+        return await finished
+
+    def begin(self, trigger: str = "manual", *, force_full: bool = False) -> tuple[Awaitable[SyncRun], bool]:
+        """Start a run now (or join the one in flight): (its result to await, True when joined).
+
+        Synchronous, so that a caller that answers "started" or "already running" is never wrong about it.
+        """
+        joined = self.running
         if self._task is None or self._task.done():
-            if self._paused and trigger == SCHEDULE:
-                log.info("scheduled sync skipped: paused until a new sign-in")
-                return SyncRun(trigger=trigger, status="not_signed_in", note=PAUSED_NOTE, finished_at=utcnow())
             self._started_at = utcnow()
             self._task = asyncio.create_task(self._run(trigger, force_full))
-        return await asyncio.shield(self._task)
+        return asyncio.shield(self._task), joined
 
     async def _run(self, trigger: str, force_full: bool) -> SyncRun:
         resumes = self._resumes

@@ -13,7 +13,8 @@ def register(router: Router) -> None:
     async def sync(req: CommandRequest) -> None:
         """Sync referrals from Partner Center now and report."""
         service = req.services.sync
-        if service.running and service.started_at is not None:
+        finished, joined = service.begin("manual")
+        if joined and service.started_at is not None:
             ack = messages.SYNC_JOINED.format(started=format_datetime(service.started_at))
         else:
             ack = messages.SYNC_STARTED
@@ -21,7 +22,6 @@ def register(router: Router) -> None:
         await req.conversation.typing()
 
         async def summary() -> Reply:
-            run = await service.run("manual")
-            return Reply(card=sync_summary_card(run))
+            return Reply(card=sync_summary_card(await finished))
 
         req.conversation.follow_up(summary)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlmodel import select
 
+from sandbox.partner_center.keys import FAULTS_KEY
 from storage.models import SyncRun
-from tests.bot.conftest import BotUnderTest, card_text
+from tests.bot.conftest import BotUnderTest, Simulator, card_text
 from tests.fakes.activities import ADMIN, SELLER
 
 WHERE = ["personal", "groupChat", "channel"]
@@ -145,15 +148,14 @@ async def test_sync_answers_at_once_then_posts_the_summary(bot: BotUnderTest) ->
     assert "Success" in summary or "success" in summary
 
 
-async def test_second_sync_while_one_runs_joins_it(bot: BotUnderTest) -> None:
-    first = bot.say("sync")
-    second = bot.say("sync", where="channel")
-    replies_1, replies_2 = await first, await second
-    assert replies_1[0].startswith("Sync started")
-    assert replies_2[0].startswith("A sync is already running") or replies_2[0].startswith("Sync started")
-    await bot.connector.wait_for(lambda c: len(c.cards()) >= 2)
+async def test_second_sync_while_one_runs_joins_it(bot: BotUnderTest, simulator: Simulator) -> None:
+    simulator.app[FAULTS_KEY].slow(1, delay=1.0)  # the first run is still fetching when the others arrive
+    await asyncio.gather(bot.say("sync"), bot.say("sync", where="channel"), bot.say("sync", where="groupChat"))
+    acks = sorted(t.split(" (")[0].split(" I'll")[0] for t in bot.connector.texts() if "ync" in t)
+    assert acks == ["A sync is already running", "A sync is already running", "Sync started."], acks
+    await bot.connector.wait_for(lambda c: len(c.cards()) >= 3)
     runs = await bot.services.db(lambda session: session.exec(select(SyncRun)).all())
-    assert len(runs) <= 2
+    assert len(runs) == 1
 
 
 @pytest.mark.parametrize("where", ["personal", "groupChat"])
