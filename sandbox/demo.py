@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import random
@@ -393,12 +394,35 @@ def parse_args(argv: list[str] | None = None) -> DemoOptions:
     )
 
 
+def hold_state_dir(state_dir: Path) -> Any:
+    """An exclusive lock on `state_dir` for this process's life (the OS drops it when we die); None when another
+    demo holds it: a second demo on the same state would delete its database and replace its CA."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = (state_dir / "demo.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        other = handle.read().strip() or "?"
+        handle.close()
+        say(f"A demo is already running on {state_dir} (pid {other}). Stop it first, or give this one --state-dir.")
+        return None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     if options.with_playground and not shutil.which("node"):
         say("node is not installed: run ./dev demo (it installs it), or pass --no-playground.")
         return 2
-    return asyncio.run(run(options))
+    lock = hold_state_dir(options.state_dir)
+    if lock is None:
+        return 2
+    with lock:
+        return asyncio.run(run(options))
 
 
 if __name__ == "__main__":
