@@ -70,9 +70,6 @@ def ensure_leads(
         }
     if rows:
         lead_ids.update(sync_repo.insert_leads(session, list(rows.values())))
-        missing = rows.keys() - lead_ids.keys()  # lost a race with another writer: look them up
-        if missing:
-            lead_ids.update(sync_repo.lead_ids_by_domain(session, missing))
     return LeadLinks(lead_ids, set(rows))
 
 
@@ -84,8 +81,10 @@ def refresh_scores(
     now: datetime,
     scans: Mapping[str, DomainScan] | None = None,
     lead_ids: Mapping[str, int] | None = None,
+    co_sell: bool = False,
 ) -> int:
-    """Recompute segment/score/reasons of the leads on these domains; returns how many."""
+    """Recompute segment/score/reasons of the leads on these domains; returns how many. `co_sell=True`
+    when the caller knows every one of them has a co-sell referral (saves the query)."""
     if not domains:
         return 0
     if lead_ids is None:
@@ -94,11 +93,17 @@ def refresh_scores(
         leads = [(lead_ids[d], d) for d in domains if d in lead_ids]
     if scans is None:
         scans = sync_repo.scans_by_domain(session, domains)
-    co_sell = sync_repo.leads_with_co_sell(session, [lead_id for lead_id, _ in leads])
+    with_co_sell = (
+        {lead_id for lead_id, _ in leads}
+        if co_sell
+        else sync_repo.leads_with_co_sell(session, [lead_id for lead_id, _ in leads])
+    )
     updates = [
         {
             "id": lead_id,
-            **_score_values(scans.get(domain), has_co_sell=lead_id in co_sell, co_sell_boost=co_sell_boost, now=now),
+            **_score_values(
+                scans.get(domain), has_co_sell=lead_id in with_co_sell, co_sell_boost=co_sell_boost, now=now
+            ),
         }
         for lead_id, domain in leads
     ]

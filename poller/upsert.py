@@ -22,6 +22,7 @@ from poller.filtering import INVALID_PAYLOAD, is_incoming, skip_reason
 from poller.leads import LeadCandidate, ensure_leads, refresh_scores
 from poller.mapping import map_referral
 from poller.records import InvalidReferral, ReferralRecord
+from poller.wire import describe, read_item
 from storage import sync_repo
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,14 @@ def prepare(items: list[Any], outcome: PageOutcome) -> list[Prepared]:
     newest = outcome.max_updated
     for item in items:
         try:
-            record = map_referral(item)
+            fields, stored_as = read_item(item)
+            record = map_referral(fields, stored_as=stored_as)
             kind, domain = classify(record), customer_domain(record.customer_emails)
         except InvalidReferral:
             outcome.skipped[INVALID_PAYLOAD] += 1
             continue
         except Exception:  # a shape nobody foresaw: skip that one referral, keep the page, say so loudly
-            log.exception("could not read referral %r; skipped", item.get("id") if isinstance(item, dict) else item)
+            log.exception("could not read list item %s; skipped", describe(item))
             outcome.skipped[INVALID_PAYLOAD] += 1
             continue
         if record.updated_at is not None and (newest is None or record.updated_at > newest):
@@ -193,10 +195,16 @@ def apply_page(
     # The outbox, in the same transaction as the change it announces.
     outcome.notified = _write_outbox(session, new, changed, now=now)
 
-    # Leads that existed before this page may have gained a co-sell referral: rescore them.
-    existing = touched - links.created
-    if existing:
-        refresh_scores(session, existing, co_sell_boost=co_sell_boost, now=now, scans=scans)
+    # Leads created above are scored already. An older lead's score moves only when it gains a co-sell
+    # referral (a new one: known without a query) or when a changed referral may have moved away from it.
+    gained = {p.domain for p in new if p.domain and p.kind == "co-sell"} - links.created
+    if gained:
+        refresh_scores(
+            session, gained, co_sell_boost=co_sell_boost, now=now, scans=scans, lead_ids=links.lead_ids, co_sell=True
+        )
+    moved = {d for p in changed for d in (p.domain, stored[p.record.id].customer_domain) if d} - links.created
+    if moved:
+        refresh_scores(session, moved, co_sell_boost=co_sell_boost, now=now)
     cutoff = now - rescan_after
     outcome.scan_due = {d for d in touched if d not in scans or scans[d].scanned_at < cutoff}
     return outcome

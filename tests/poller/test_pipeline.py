@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from poller.client import PartnerCenterClient
 from poller.mapping import parse_datetime
 from poller.pipeline import SyncDeps, run_sync
 from poller.upsert import apply_page
+from poller.wire import decode_list_page
 from storage.db import session_scope
 from storage.models import Lead, NotificationOutbox, PostedCard, Referral, SyncRun, SyncState
 from storage.types import utcnow
@@ -210,6 +212,35 @@ async def test_same_domain_links_one_lead(
     assert {r.lead_id for r in rows(engine, Referral)} == {lead.id}
 
 
+async def test_lead_scores_follow_co_sell_referrals_across_pages_and_moves(
+    engine: Engine, start_simulator: StartSimulator, make_client: MakeClient
+) -> None:
+    """A lead made by a marketplace referral gains the co-sell boost when a co-sell referral for its domain
+    comes on a later page, and loses it when that referral moves to another customer domain."""
+    marketplace = make_referral(
+        type="Independent", qualification="Direct", invited_by=None, email="a@fabrikam.com", updated=_at(5)
+    )
+    co_sell = make_referral(email="b@fabrikam.com", updated=_at(0))
+    sim = await start_simulator([marketplace, co_sell], page_cap=1)  # newest first: the marketplace one first
+    client = make_client(sim)
+    run = await run_sync(deps_for(engine, client))
+    assert run.pages == 2 and run.leads_created == 1
+    assert scores(engine) == {"fabrikam.com": 25}
+
+    sim.store.update(co_sell["id"], {"customerProfile": {"team": [{"email": "c@contoso-moved.de"}]}})
+    run = await run_sync(deps_for(engine, client))
+    assert run.mode == "incremental" and run.updated == 1
+    assert scores(engine) == {"fabrikam.com": 10, "contoso-moved.de": 25}
+
+
+def _at(second: int) -> str:
+    return f"2025-05-01T10:00:{second:02d}.0000000Z"
+
+
+def scores(engine: Engine) -> dict[str, int]:
+    return {lead.domain: lead.score for lead in rows(engine, Lead)}
+
+
 class FailOnRequest(FakeTokens):
     """Makes every request from the `n`-th on fail with 503 (retries included), by injecting a fault."""
 
@@ -322,6 +353,26 @@ def test_apply_page_skips_outgoing_and_updates_stored_closed(engine: Engine) -> 
         second = apply_page(session, [incoming], now=utcnow(), co_sell_boost=15, rescan_after=timedelta(days=30))
     assert second.updated == 1 and not second.skipped
     assert referral(engine, incoming["id"]).substatus == "Lost"
+
+
+def test_list_items_are_read_field_by_field_and_stored_verbatim(engine: Engine) -> None:
+    """The fast path of `poller.wire`: the raw payload stored is the item exactly as sent (unknown fields,
+    big integers, key order); items that are not objects are skipped; a deal value beyond a double, which only
+    the general parser reads, is no deal value rather than a lost referral."""
+    plain = make_referral()
+    plain["zFutureField"] = {"nested": [1, {"deep": "x"}], "big": 10**30}
+    huge = make_referral()
+    huge["details"]["dealValue"] = 10**400
+    body = json.dumps({"value": [plain, "junk", 42, None, [], huge], "@odata.nextLink": None}).encode()
+    page = decode_list_page(body)
+    assert page is not None and len(page.value) == 6
+    with session_scope(engine) as session:
+        outcome = apply_page(session, page.value, now=utcnow(), co_sell_boost=15, rescan_after=timedelta(days=30))
+    assert outcome.inserted == 2 and outcome.skipped == {"invalid_payload": 4}
+    stored = referral(engine, plain["id"])
+    assert stored.raw == plain and list(stored.raw) == list(plain)
+    assert stored.customer_domain == "contoso-test.com" and stored.kind == "co-sell"
+    assert referral(engine, huge["id"]).deal_value is None
 
 
 async def test_incremental_run_picks_up_a_new_referral(
