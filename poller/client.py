@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
-import re
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,7 +23,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-import orjson
 from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type
 from tenacity.wait import wait_random_exponential
 
@@ -38,6 +35,7 @@ from core.errors import (
 )
 from core.settings import Settings
 from poller.token import TokenSource
+from poller.wire import ReferralList, decode_list_page, loads_leniently
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +46,14 @@ DEFAULT_FILTER = "direction eq 'Incoming'"
 LARGE_BODY_BYTES = 4 * 1024 * 1024
 
 Sleep = Callable[[float], Awaitable[None]]
+Decode = Callable[[bytes], Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     """One page of the referral list as the server sent it."""
 
-    items: list[dict[str, Any]]
+    items: list[Any]  # `msgspec.Raw` JSON text (or, from the general parser, Python values): see poller.wire
     url: str
     request_id: str | None
     number: int
@@ -113,40 +112,21 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-_LONE_SURROGATE = re.compile(
-    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-)
+def _decode_list(content: bytes) -> Any:
+    """A list page: a `ReferralList` with raw items (`poller.wire`), else whatever the general parser reads."""
+    page = decode_list_page(content)
+    return page if page is not None else loads_leniently(content)
 
 
-def _finite_or_none(text: str) -> float | None:
-    number = float(text)
-    return number if math.isfinite(number) else None
-
-
-def _loads_leniently(content: bytes) -> Any:
-    """Valid JSON that orjson refuses: lone surrogate escapes (→ U+FFFD, which a database can store) and
-    numbers beyond a double (→ null). Anything else still raises."""
-    try:
-        return orjson.loads(content)
-    except ValueError:
-        text = _LONE_SURROGATE.sub(r"\\ufffd", content.decode("utf-8", errors="strict"))
-        return json.loads(text, parse_float=_finite_or_none, parse_constant=_refuse_constant)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-async def _parse_json(content: bytes) -> tuple[Any, ValueError | None]:
-    """(body, None) or (None, the parse error). orjson: a 200-referral page takes milliseconds; very big
-    bodies are still parsed off the event loop."""
+async def _parse_json(content: bytes, decode: Decode = loads_leniently) -> tuple[Any, ValueError | None]:
+    """(body, None) or (None, the parse error). A 200-referral page takes milliseconds; very big bodies are
+    still parsed off the event loop."""
     if not content:
         return None, None
     try:
         if len(content) >= LARGE_BODY_BYTES:
-            return await asyncio.to_thread(_loads_leniently, content), None
-        return _loads_leniently(content), None
+            return await asyncio.to_thread(decode, content), None
+        return decode(content), None
     except ValueError as exc:  # orjson.JSONDecodeError, json.JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None, exc
 
@@ -234,18 +214,21 @@ class PartnerCenterClient:
                 log.warning("stopped paging after max_pages=%d", self.max_pages)
                 return
             number += 1
-            response = await self._request("GET", url)
+            response = await self._request("GET", url, decode=_decode_list)
             body = response.body
-            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+            if isinstance(body, ReferralList):
+                items, next_link = body.value, body.next_link
+            elif isinstance(body, dict) and isinstance(body.get("value"), list):
+                items, next_link = body["value"], body.get("@odata.nextLink")
+            else:
                 raise UpstreamProtocolError(
                     "list response has no 'value' array",
                     status=response.status,
                     url=url,
                     request_id=response.request_id,
                 )
-            next_link = body.get("@odata.nextLink")
             next_link = next_link if isinstance(next_link, str) and next_link else None
-            yield Page(body["value"], url, response.request_id, number, next_link)
+            yield Page(items, url, response.request_id, number, next_link)
             url = next_link
 
     async def get_referral(self, referral_id: str) -> dict[str, Any]:
@@ -280,7 +263,13 @@ class PartnerCenterClient:
     # -- the request loop -------------------------------------------------------------------------
 
     async def _request(
-        self, method: str, url: str, *, content: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        decode: Decode = loads_leniently,
     ) -> _Response:
         state = _AttemptState(extra=dict(headers or {}))
         retrying = AsyncRetrying(
@@ -293,7 +282,7 @@ class PartnerCenterClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(method, url, content, state)
+                    return await self._attempt(method, url, content, state, decode)
         except RetryError as exc:
             failure = exc.last_attempt.exception()
             if isinstance(failure, _Retryable):
@@ -319,13 +308,15 @@ class PartnerCenterClient:
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
         log.info("retrying partner center request in %.2fs after: %s", wait, failure)
 
-    async def _attempt(self, method: str, url: str, content: bytes | None, state: _AttemptState) -> _Response:
+    async def _attempt(
+        self, method: str, url: str, content: bytes | None, state: _AttemptState, decode: Decode
+    ) -> _Response:
         response = await self._send(method, url, content, state, force_refresh=False)
         if response.status_code == 401 and not state.refreshed:
             state.refreshed = True
             log.info("partner center said 401; refreshing the token once")
             response = await self._send(method, url, content, state, force_refresh=True)
-        return self._interpret(response, url, state, await _parse_json(response.content))
+        return self._interpret(response, url, state, await _parse_json(response.content, decode))
 
     async def _send(
         self, method: str, url: str, content: bytes | None, state: _AttemptState, *, force_refresh: bool

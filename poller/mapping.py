@@ -66,7 +66,10 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond a double
+            return None
     elif isinstance(value, str):
         try:
             number = float(value.strip().replace(",", ""))
@@ -91,8 +94,11 @@ def _consent(value: Any) -> dict[str, bool | None]:
     return result
 
 
-def map_referral(raw: Any) -> ReferralRecord:
-    """Map one item of the list's `value` array; raises `InvalidReferral` when it cannot be stored."""
+def map_referral(raw: Any, *, stored_as: Any = None) -> ReferralRecord:
+    """Map one item of the list's `value` array; raises `InvalidReferral` when it cannot be stored.
+
+    `stored_as` is what to keep as the raw payload when it is not `raw` itself (`poller.wire` passes the
+    item's verbatim JSON text and, in `raw`, only the fields read here)."""
     if not isinstance(raw, dict):
         raise InvalidReferral(f"item is a {type(raw).__name__}, not an object")
     referral_id = raw.get("id")
@@ -137,5 +143,5 @@ def map_referral(raw: Any) -> ReferralRecord:
         accepted_at=parse_datetime(raw.get("acceptedDateTime")),
         closed_at=parse_datetime(raw.get("closedDateTime")),
         consent=_consent(raw.get("consent")),
-        raw=raw,
+        raw=raw if stored_as is None else stored_as,
     )

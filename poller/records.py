@@ -20,7 +20,8 @@ class ReferralRecord:
     """One referral, mapped defensively from the wire (`poller.mapping.map_referral`).
 
     Enum-like fields stay plain strings so that values we have never seen survive; `etag` is exactly what
-    the server sent (quotes included) because it goes back verbatim in `If-Match`; `raw` is the payload.
+    the server sent (quotes included) because it goes back verbatim in `If-Match`; `raw` is the payload to
+    store: a dict, or the item's verbatim JSON as an `orjson.Fragment`.
     """
 
     id: str
@@ -48,4 +49,4 @@ class ReferralRecord:
     accepted_at: datetime | None
     closed_at: datetime | None
     consent: dict[str, bool | None]
-    raw: dict[str, Any]
+    raw: Any
