@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from poller.client import DEFAULT_FILTER, Page, PartnerCenterClient
 from poller.filtering import NO_DOMAIN
 from poller.leads import refresh_scores
 from poller.scan import DomainScanner, ScanResult
-from poller.upsert import PageOutcome, apply_page
+from poller.upsert import PageOutcome, PreparedPage, prepare_page, store_page
 from storage import sync_repo
 from storage.db import session_scope
 from storage.models import DomainScan, SyncRun
@@ -107,12 +108,12 @@ def _start_run(engine: Engine, trigger: str, mode: str) -> SyncRun:
         return sync_repo.start_run(session, trigger=trigger, mode=mode)
 
 
-def _store_page(engine: Engine, items: list[Any], settings: Settings, *, advance_watermark: bool) -> PageOutcome:
+def _store_page(engine: Engine, page: PreparedPage, settings: Settings, *, advance_watermark: bool) -> PageOutcome:
     """One page, one transaction (the watermark moves inside it when paging oldest first)."""
     with session_scope(engine) as session:
-        outcome = apply_page(
+        outcome = store_page(
             session,
-            items,
+            page,
             now=utcnow(),
             co_sell_boost=settings.co_sell_boost,
             rescan_after=timedelta(days=settings.rescan_after_days),
@@ -152,6 +153,13 @@ def _save_run(engine: Engine, run: SyncRun) -> SyncRun:
         return sync_repo.save_run(session, run)
 
 
+async def _fetch_next(pages: AsyncIterator[Page]) -> tuple[Page, PreparedPage] | None:
+    page = await anext(pages, None)
+    if page is None:
+        return None
+    return page, await asyncio.to_thread(prepare_page, page.items)
+
+
 class _Run:
     """The state of one run while it goes."""
 
@@ -165,17 +173,19 @@ class _Run:
         self.db_lock = asyncio.Lock()
 
     async def sweep(self, *, filter: str, orderby: str, advance_watermark: bool) -> None:
-        """Store page after page; the next page is fetched while the current one is being stored (at most
-        two pages in memory). A fetch failure surfaces after the page before it has committed."""
+        """Store page after page; the next page is fetched and prepared while the current one is being
+        stored (at most two pages in memory; SQLite lets go of the GIL while it writes, so preparing runs
+        in those gaps). A fetch failure surfaces after the page before it has committed."""
         deps = self.deps
         pages = deps.client.iter_pages(filter=filter, orderby=orderby)
-        fetching: asyncio.Future[Page | None] = asyncio.ensure_future(anext(pages, None))
+        fetching: asyncio.Future[tuple[Page, PreparedPage] | None] = asyncio.ensure_future(_fetch_next(pages))
         try:
-            while (page := await fetching) is not None:
-                fetching = asyncio.ensure_future(anext(pages, None))
+            while (fetched := await fetching) is not None:
+                page, prepared = fetched
+                fetching = asyncio.ensure_future(_fetch_next(pages))
                 async with self.db_lock:
                     outcome = await asyncio.to_thread(
-                        _store_page, deps.engine, page.items, deps.settings, advance_watermark=advance_watermark
+                        _store_page, deps.engine, prepared, deps.settings, advance_watermark=advance_watermark
                     )
                 self.tally.add(outcome)
                 log.debug("page %d stored: %d items", page.number, len(page.items))

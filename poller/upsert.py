@@ -146,6 +146,21 @@ def _write_outbox(session: Session, new: list[Prepared], changed: list[Prepared]
     return written
 
 
+@dataclass(slots=True)
+class PreparedPage:
+    """A page mapped, classified and with its domains found: all that needs no database, so that it can be
+    done for the next page while the current one is being written."""
+
+    by_id: dict[str, Prepared]
+    outcome: PageOutcome
+
+
+def prepare_page(items: list[Any]) -> PreparedPage:
+    outcome = PageOutcome(fetched=len(items))
+    # A page may repeat an id (paging races); the last copy wins.
+    return PreparedPage({p.record.id: p for p in prepare(items, outcome)}, outcome)
+
+
 def apply_page(
     session: Session,
     items: list[Any],
@@ -154,10 +169,20 @@ def apply_page(
     co_sell_boost: int,
     rescan_after: timedelta,
 ) -> PageOutcome:
-    """Store one page (see the module docstring); the caller's transaction commits it."""
-    outcome = PageOutcome(fetched=len(items))
-    # A page may repeat an id (paging races); the last copy wins.
-    by_id = {p.record.id: p for p in prepare(items, outcome)}
+    """Prepare and store one page (see the module docstring); the caller's transaction commits it."""
+    return store_page(session, prepare_page(items), now=now, co_sell_boost=co_sell_boost, rescan_after=rescan_after)
+
+
+def store_page(
+    session: Session,
+    page: PreparedPage,
+    *,
+    now: datetime,
+    co_sell_boost: int,
+    rescan_after: timedelta,
+) -> PageOutcome:
+    """Store one prepared page; the caller's transaction commits it."""
+    outcome, by_id = page.outcome, page.by_id
     stored = sync_repo.stored_referrals(session, by_id.keys())
     new, changed = _sort(by_id, stored, outcome)
     outcome.no_domain = sum(1 for p in new if p.domain is None)

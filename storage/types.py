@@ -40,7 +40,7 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
         raise ValueError("naive datetime given to a UTC column")
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
 
 
 def utcnow() -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 _ERROR_CODES = {
@@ -23,7 +24,13 @@ _ERROR_CODES = {
 
 
 def _json_bytes(data: Any) -> bytes:
-    """UTF-8 JSON; text with a lone surrogate is written as a `\\udXXX` escape, as .NET's Newtonsoft does."""
+    """Compact UTF-8 JSON (orjson: a 200-referral page is ~600 kB, and the benchmarks page through 10,000);
+    what orjson refuses goes through the standard library: text with a lone surrogate is written as a
+    `\\udXXX` escape, as .NET's Newtonsoft does, and integers beyond 64 bits as they are."""
+    try:
+        return orjson.dumps(data)
+    except (TypeError, orjson.JSONEncodeError):
+        pass
     try:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     except UnicodeEncodeError:
