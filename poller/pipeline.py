@@ -126,6 +126,7 @@ def _store_page(engine: Engine, page: PreparedPage, settings: Settings, *, advan
 def _store_scans(engine: Engine, results: list[ScanResult], settings: Settings) -> None:
     now = utcnow()
     with session_scope(engine) as session:
+        sync_repo.lock_sync_writes(session)
         for r in results:
             sync_repo.save_scan(
                 session,

@@ -183,6 +183,7 @@ def store_page(
 ) -> PageOutcome:
     """Store one prepared page; the caller's transaction commits it."""
     outcome, by_id = page.outcome, page.by_id
+    sync_repo.lock_sync_writes(session)
     stored = sync_repo.stored_referrals(session, by_id.keys())
     new, changed = _sort(by_id, stored, outcome)
     outcome.no_domain = sum(1 for p in new if p.domain is None)

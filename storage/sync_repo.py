@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -54,6 +54,21 @@ SYNCED_COLUMNS: tuple[str, ...] = (
     "last_synced_at",
 )
 _IN_CHUNK = 500
+
+
+SYNC_WRITE_LOCK = 0x5252_5359  # PostgreSQL advisory lock key of sync writes ("RRSY")
+
+
+def lock_sync_writes(session: Session) -> None:
+    """Make this transaction the only one writing sync data until it ends, across processes (two pollers,
+    replicas on one PostgreSQL): what it then reads of the stored rows stays true until it commits, so two
+    pollers never both insert, link or announce the same referral. The other waits its turn."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_WRITE_LOCK})
+    elif dialect == "sqlite":
+        # A write statement takes SQLite's one write lock (waiting up to busy_timeout), even if it changes nothing.
+        session.execute(text("UPDATE sync_state SET id = id WHERE 0 = 1"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +308,7 @@ def save_sync_state(
     session: Session, *, watermark: datetime | None = None, last_full_sweep_at: datetime | None = None
 ) -> SyncState:
     """Move the watermark forward (never back) and/or record a finished full sweep."""
+    lock_sync_writes(session)  # the first run of two pollers would both create the row
     state = session.get(SyncState, 1)
     if state is None:
         state = SyncState(id=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -17,7 +18,7 @@ from poller.mapping import parse_datetime
 from poller.pipeline import SyncDeps, run_sync
 from poller.upsert import apply_page
 from poller.wire import decode_list_page
-from storage.db import session_scope
+from storage.db import make_engine, session_scope
 from storage.models import Lead, NotificationOutbox, PostedCard, Referral, SyncRun, SyncState
 from storage.types import utcnow
 from tests.poller.conftest import FakeTokens, Simulator, StartSimulator, make_settings
@@ -239,6 +240,25 @@ def _at(second: int) -> str:
 
 def scores(engine: Engine) -> dict[str, int]:
     return {lead.domain: lead.score for lead in rows(engine, Lead)}
+
+
+async def test_two_processes_syncing_at_once_both_succeed_and_announce_each_referral_once(
+    database_url: str, start_simulator: StartSimulator, make_client: MakeClient
+) -> None:
+    """Two pollers (two engines: as two processes, or two replicas on one PostgreSQL) sweep the same
+    referrals at the same moment: page writes take turns, nothing is inserted or announced twice."""
+    referrals = [make_referral(email=f"cto@firm{i}.com", updated=_at(i % 60)) for i in range(120)]
+    sim = await start_simulator(referrals, page_cap=10)
+    engines = [make_engine(database_url), make_engine(database_url)]
+    try:
+        runs = await asyncio.gather(*(run_sync(deps_for(e, make_client(sim))) for e in engines))
+        assert [r.status for r in runs] == ["success", "success"], [r.error for r in runs]
+        assert sum(r.inserted for r in runs) == 120 and sum(r.notified for r in runs) == 120
+        assert count(engines[0], Referral) == 120 and count(engines[0], NotificationOutbox) == 120
+        assert count(engines[0], Lead) == 120
+    finally:
+        for e in engines:
+            e.dispose()
 
 
 class FailOnRequest(FakeTokens):
