@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -109,6 +110,14 @@ class Settings(BaseSettings):
         except ArgumentError:  # also NoSuchModuleError: a dialect SQLAlchemy does not know
             raise ValueError(f"{value!r} is not an SQLAlchemy URL such as sqlite:///data/referrals.db") from None
         return value
+
+    @field_validator("partner_center_api_url", "partner_center_portal_url", "azure_authority_host")
+    @classmethod
+    def _valid_web_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://api.partner.microsoft.com")
+        return value.strip()
 
     @field_validator("log_level")
     @classmethod

@@ -335,6 +335,8 @@ class PartnerCenterClient:
             state.maybe_applied |= not isinstance(exc, httpx.ConnectTimeout)
             log.info("partner center %s %s timed out", method, url)
             raise _Retryable(UpstreamUnavailable(f"Partner Center timed out: {exc!r}", url=url)) from exc
+        except httpx.UnsupportedProtocol as exc:  # e.g. a nextLink to ftp://: no retry makes it work
+            raise UpstreamProtocolError(f"Partner Center cannot be asked at {url}: {exc}", url=url) from exc
         except httpx.TransportError as exc:
             state.maybe_applied |= not isinstance(exc, httpx.ConnectError)
             log.info("partner center %s %s transport error: %r", method, url, exc)

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from aiohttp import web
 
 from core.errors import UpstreamAuthError, UpstreamProtocolError, UpstreamRejected, UpstreamUnavailable
 from poller.client import Page, PartnerCenterClient, parse_retry_after
@@ -241,3 +242,22 @@ async def test_json_orjson_refuses_but_is_valid_is_still_read() -> None:
     assert [as_value(i) for i in pages[0].items] == [
         {"id": "r-1", "status": "New", "name": "a\ufffdb", "details": {"dealValue": None}}
     ]
+
+
+async def test_next_link_with_a_scheme_httpx_cannot_speak_fails_at_once(aiohttp_server: Any) -> None:
+    """A nextLink to ftp:// is a protocol error, not an outage: no retries, no backoff."""
+    seen: list[str] = []
+
+    async def first_page(request: web.Request) -> web.Response:
+        seen.append(str(request.rel_url))
+        return web.json_response({"value": [{"id": "r-1", "status": "New"}], "@odata.nextLink": "ftp://pc.test/next"})
+
+    app = web.Application()
+    app.router.add_get("/v1.0/engagements/referrals", first_page)
+    server = await aiohttp_server(app)
+    sleep = SleepRecorder()
+    async with httpx.AsyncClient() as http:
+        client = PartnerCenterClient(http, FakeTokens(), base_url=str(server.make_url("")), sleep=sleep)
+        with pytest.raises(UpstreamProtocolError, match=r"cannot be asked at ftp://pc\.test/next"):
+            await _collect(client)
+    assert len(seen) == 1 and client.stats.retries == 0 and sleep.delays == []
