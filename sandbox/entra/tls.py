@@ -1,7 +1,8 @@
 """A throw-away certificate authority and a loopback server certificate, made with `cryptography`.
 
 MSAL refuses `http://` authorities, so the fake Entra speaks HTTPS. Clients trust it the standard way:
-`REQUESTS_CA_BUNDLE=<ca file>` (what `requests`, hence MSAL, reads) or `SSL_CERT_FILE` (Python's `ssl`).
+`REQUESTS_CA_BUNDLE=<ca file>`, which is what `requests`, and so MSAL, reads. `SSL_CERT_FILE` alone is not enough
+for MSAL: `requests` ignores it and keeps to certifi's roots. It is read by Python's `ssl` and httpx.
 """
 
 from __future__ import annotations

@@ -213,3 +213,31 @@ async def test_serve_on_the_running_loop(tls_files: TlsFiles, monkeypatch: pytes
         assert entra.is_valid_access_token(result["access_token"])
     finally:
         await running.close()
+
+
+def _device_flow_over(url: str) -> dict[str, object]:
+    flow: dict[str, object] = _msal_app(url).initiate_device_flow(scopes=[SCOPE])
+    return flow
+
+
+def test_msal_trusts_the_fake_through_requests_ca_bundle_not_ssl_cert_file(
+    tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MSAL uses `requests`, which reads REQUESTS_CA_BUNDLE and ignores SSL_CERT_FILE; the docs must say so."""
+    with BackgroundServer(create_app(FakeEntra()), ssl_context=tls_files.server_context()) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.ca_cert))
+        with pytest.raises(requests.exceptions.SSLError):
+            _device_flow_over(server.url)
+        monkeypatch.delenv("SSL_CERT_FILE")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_files.ca_cert))
+        assert "user_code" in _device_flow_over(server.url)
+
+    root = Path(__file__).resolve().parents[2]
+    lines = (root / ".env.example").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("AZURE_AUTHORITY_HOST="))
+    start = at
+    while start > 0 and lines[start - 1].startswith("#"):
+        start -= 1
+    comment = " ".join(lines[start:at])
+    assert "REQUESTS_CA_BUNDLE" in comment
+    assert "/ SSL_CERT_FILE" not in comment and "or SSL_CERT_FILE" not in comment
