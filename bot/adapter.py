@@ -44,6 +44,7 @@ from bot import messages
 from bot.router import CHANNEL, Caller, Reply
 from core.errors import ConfigError, DeliveryError
 from core.settings import Settings
+from poller.client import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class ConversationInfo:
 class TurnLogic(Protocol):
     """The bot's behaviour, free of botbuilder (implemented by `bot.turns.Turns`)."""
 
-    async def remember(self, info: ConversationInfo) -> None: ...
+    async def remember(self, info: ConversationInfo, *, force: bool = False) -> None: ...
 
     async def installed(self, info: ConversationInfo, conversation: TurnConversation) -> None: ...
 
@@ -278,7 +279,7 @@ class TeamsBot(TeamsActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         # The conversationUpdate that comes with it says hello; here we only make sure the reference is stored.
-        await self._logic.remember(conversation_info(turn_context.activity))
+        await self._logic.remember(conversation_info(turn_context.activity), force=True)
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
         await self._logic.uninstalled(conversation_info(turn_context.activity))
@@ -542,10 +543,8 @@ def _delivery_error(exc: Exception) -> DeliveryError:
 
 
 def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
+    """Delta-seconds or an HTTP-date, as RFC 9110 allows (the poller's parser)."""
+    return parse_retry_after(value)
 
 
 _CONNECTOR_ERRORS = (ErrorResponseException, ClientRequestError, ClientError, asyncio.TimeoutError, OSError)

@@ -66,6 +66,25 @@ async def test_references_keep_the_tenant_id(bot: BotUnderTest) -> None:
     assert "Hi team!" in bot.connector.texts()[-1]
 
 
+async def test_a_new_service_url_is_stored_at_once_even_for_a_conversation_just_seen(bot: BotUnderTest) -> None:
+    """References seen unchanged are not rewritten every turn, but a changed one is, on the very next turn."""
+    from storage.models import ConversationRef
+    from tests.fakes.activities import Teams
+    from tests.fakes.connector import FakeConnector
+
+    assert await bot.say("help")
+    moved = await FakeConnector().start()
+    try:
+        replies_before = len(moved.sent)
+        response = await bot.post(Teams(moved.url).message("help"))
+        assert response.status in (200, 201)
+        row = await bot.services.db(lambda s: s.get(ConversationRef, bot.teams.message("x")["conversation"]["id"]))
+        assert row is not None and row.service_url == moved.url
+        assert len(moved.sent) > replies_before  # and the answer went to the new address
+    finally:
+        await moved.close()
+
+
 async def test_install_activities_arriving_together_store_one_reference(
     bot: BotUnderTest, caplog: pytest.LogCaptureFixture
 ) -> None:
