@@ -9,6 +9,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from aiohttp import web
@@ -53,6 +55,10 @@ class FakeConnector:
     _history: dict[str, deque[float]] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     team_channels: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # team id -> its channels
+    # Like Teams: a thread told "429, Retry-After: X" keeps getting 429 until X has passed (and `early` counts it)
+    strict_retry_after: bool = False
+    early: int = 0
+    _blocked: dict[str, float] = field(default_factory=dict)  # thread -> wall-clock time it may be used again
 
     async def start(self) -> FakeConnector:
         app = web.Application()
@@ -74,9 +80,15 @@ class FakeConnector:
         assert self._server is not None
         return str(self._server.make_url("")).rstrip("/") + "/"
 
-    def fail_next(self, status: int, count: int = 1, *, retry_after: float | None = None) -> None:
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        self.failures.extend([(status, headers)] * count)
+    def fail_next(
+        self, status: int, count: int = 1, *, retry_after: float | None = None, http_date: bool = False
+    ) -> None:
+        """The next `count` calls get `status`; `http_date` sends Retry-After as an HTTP-date (whole seconds)."""
+        for _ in range(count):
+            headers: dict[str, str] = {}
+            if retry_after is not None:
+                headers["Retry-After"] = _http_date(retry_after) if http_date else str(retry_after)
+            self.failures.append((status, headers))
 
     # what tests read -------------------------------------------------------------------------------------
     def of(self, op: str) -> list[Sent]:
@@ -109,9 +121,15 @@ class FakeConnector:
         return web.json_response({"conversations": channels})
 
     def _refuse(self, thread: str) -> web.Response | None:
+        if self.strict_retry_after and time.time() < self._blocked.get(thread, 0.0):
+            self.failed += 1
+            self.early += 1
+            return web.json_response({"error": {"code": "Throttled", "message": "too early"}}, status=429)
         if self.failures:
             status, headers = self.failures.popleft()
             self.failed += 1
+            if status == 429 and "Retry-After" in headers:
+                self._blocked[thread] = time.time() + _seconds(headers["Retry-After"])
             return web.json_response(
                 {"error": {"code": "Injected", "message": "injected"}}, status=status, headers=headers
             )
@@ -161,3 +179,16 @@ class FakeConnector:
         activity_id = request.match_info["activity_id"]
         self._record(request, Sent("PUT", "update", conversation, await request.json(), activity_id))
         return web.json_response({"id": activity_id}, status=200)
+
+
+def _http_date(seconds: float) -> str:
+    """An HTTP-date `seconds` from now, rounded up to the next whole second (it has no fractions)."""
+    when = datetime.now(UTC) + timedelta(seconds=seconds)
+    return format_datetime(when.replace(microsecond=0) + timedelta(seconds=1), usegmt=True)
+
+
+def _seconds(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()

@@ -273,3 +273,19 @@ async def test_two_sales_channels_get_one_card_each_and_both_are_edited(sqlite_h
     edited = {(s.conversation_id, s.activity_id) for s in h.updates()}
     assert edited == {(s.conversation_id, s.activity_id) for s in h.creates()}
     assert len(h.creates()) == 2
+
+
+async def test_retry_after_given_as_an_http_date_is_waited_for(sqlite_harness: Harness) -> None:
+    """A 429 whose Retry-After is an HTTP-date: the connector sees nothing on that thread before the date."""
+    h = sqlite_harness
+    h.connector.strict_retry_after = True
+    referral = co_sell()
+    h.store.add(referral)
+    await h.start()
+    await h.install()
+    h.connector.fail_next(429, retry_after=1, http_date=True)
+    await h.sync()
+    await h.settle()
+    assert_each_posted_once(h, [referral["id"]])
+    assert h.connector.early == 0  # no try came before the date
+    assert h.connector.failed == 1
