@@ -40,7 +40,9 @@ def create_app(settings: Settings, *, http_transport: httpx.AsyncBaseTransport |
         sync=SyncService(build_sync_deps(settings, engine, client)),
         partner_center=client,
     )
-    services.sync.on_finished.append(admin_notice_hook(services))  # tell admins once when sign-in is lost
+    notice = admin_notice_hook(services)  # tell each admin once when the sign-in is lost
+    services.sync.on_finished.append(notice)
+    services.sync.on_paused.append(notice)  # and retry those not reached yet while syncs are paused
     bot = TeamsBot(Turns(services, build_router(settings)), adapter, settings.bot_id)
 
     app = web.Application(client_max_size=1024 * 1024)

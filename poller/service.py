@@ -2,6 +2,8 @@
 
 - A caller arriving while a run is going joins it and gets the same `SyncRun` (one shared asyncio Task).
 - `on_finished` callbacks run after every run (the notification dispatcher uses one to wake up).
+- `on_paused` callbacks run for every scheduled run skipped while paused (the lost-sign-in notice uses one to
+  reach admins it could not reach before).
 - Paused after "not signed in": once a run ends `not_signed_in`, *scheduled* runs return without calling
   Partner Center (they get a `SyncRun` with status `not_signed_in` and a note, not stored) until `resume()` is
   called (the `/login` flow calls it after a new sign-in). A *manual* run (trigger other than "schedule")
@@ -50,11 +52,13 @@ class SyncService:
         deps: SyncDeps | DepsFactory,
         *,
         on_finished: list[Finished] | None = None,
+        on_paused: list[Finished] | None = None,
         runner: Callable[..., Awaitable[SyncRun]] = run_sync,
     ) -> None:
         self._deps = deps
         self._runner = runner
         self.on_finished: list[Finished] = list(on_finished or [])
+        self.on_paused: list[Finished] = list(on_paused or [])
         self._task: asyncio.Task[SyncRun] | None = None
         self._started_at: datetime | None = None
         self._paused = False
@@ -85,7 +89,9 @@ class SyncService:
         """Start a run, or join the one in flight; returns its finished `SyncRun`."""
         if not self.running and self._paused and trigger == SCHEDULE:
             log.info("scheduled sync skipped: paused until a new sign-in")
-            return SyncRun(trigger=trigger, status="not_signed_in", note=PAUSED_NOTE, finished_at=utcnow())
+            skipped = SyncRun(trigger=trigger, status="not_signed_in", note=PAUSED_NOTE, finished_at=utcnow())
+            await _call_all(self.on_paused, skipped)
+            return skipped
         finished, _ = self.begin(trigger, force_full=force_full)
         return await finished
 
@@ -107,11 +113,7 @@ class SyncService:
         # A sign-in that landed while this run was failing without one wins: no pause then.
         self._paused = run.status == "not_signed_in" and self._resumes == resumes
         self.last_run = run
-        for callback in self.on_finished:
-            try:
-                await callback(run)
-            except Exception:
-                log.exception("on_finished callback failed")
+        await _call_all(self.on_finished, run)
         return run
 
     async def wait(self) -> SyncRun | None:
@@ -135,3 +137,12 @@ class SyncService:
 
     def describe(self) -> dict[str, Any]:
         return {"running": self.running, "started_at": self.started_at, "paused": self.paused}
+
+
+async def _call_all(callbacks: list[Finished], run: SyncRun) -> None:
+    """Each callback in turn; one that fails is logged and does not stop the others."""
+    for callback in callbacks:
+        try:
+            await callback(run)
+        except Exception:
+            log.exception("sync callback failed")

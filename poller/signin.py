@@ -22,15 +22,16 @@ from typing import Any, Literal
 import msal
 import requests
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from bot import messages
 from core.errors import ConfigError, NotSignedIn, UpstreamRejected, UpstreamUnavailable
 from core.settings import Settings
 from storage.db import session_scope
-from storage.models import SignIn
+from storage.models import SignIn, SignInNotice
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ def _store_new_sign_in(engine: Engine, values: dict[str, Any]) -> None:
         for name, value in values.items():
             setattr(row, name, value)
         session.add(row)
+        _clear_notices(session)
 
 
 def _forget(engine: Engine) -> SignIn | None:
@@ -173,6 +175,7 @@ def _forget(engine: Engine) -> SignIn | None:
         row.access_token_expires_at = None
         row.admins_notified_at = None
         session.add(row)
+        _clear_notices(session)
         return before
 
 
@@ -464,54 +467,86 @@ def _failed_outcome(result: dict[str, Any]) -> SignInOutcome:
 # Telling the admins, once per loss
 
 
-def _claim_notice(engine: Engine) -> SignIn | None:
-    """Mark the lost sign-in as announced; returns the row when this call won the claim."""
+LOST_STATES = ("needs_login",)  # row states in which the admins are owed a notice
+
+
+def _clear_notices(session: Session) -> None:
+    """Forget who was told about a lost sign-in: the next loss is told to everyone again."""
+    session.execute(delete(SignInNotice))
+
+
+def _lost_sign_in(engine: Engine) -> SignIn | None:
+    row = _load(engine)
+    return row if row is not None and row.state in LOST_STATES else None
+
+
+def _claim_notice(engine: Engine, admin: str) -> SignIn | None:
+    """Claim telling `admin` about the lost sign-in; returns the row when this call won the claim.
+
+    One row per admin (primary key), so two processes never both tell the same admin.
+    """
+    try:
+        with session_scope(engine) as session:
+            row = session.get(SignIn, SIGN_IN_ID)
+            if row is None or row.state not in LOST_STATES or session.get(SignInNotice, admin) is not None:
+                return None
+            session.add(SignInNotice(aad_object_id=admin))
+            session.flush()
+            return row
+    except IntegrityError:  # another process claimed this admin first
+        return None
+
+
+def _release_notice(engine: Engine, admin: str) -> None:
     with session_scope(engine) as session:
-        result = session.execute(
-            update(SignIn)
-            .where(
-                col(SignIn.id) == SIGN_IN_ID,
-                col(SignIn.state) == "needs_login",
-                col(SignIn.admins_notified_at).is_(None),
-            )
-            .values(admins_notified_at=utcnow())
-        )
-        if not getattr(result, "rowcount", 0):
-            return None
-        return session.get(SignIn, SIGN_IN_ID)
+        session.execute(delete(SignInNotice).where(col(SignInNotice.aad_object_id) == admin))
 
 
-def _release_notice(engine: Engine) -> None:
+def _note_first_notice(engine: Engine) -> None:
     with session_scope(engine) as session:
         session.execute(
             update(SignIn)
-            .where(col(SignIn.id) == SIGN_IN_ID, col(SignIn.state) == "needs_login")
-            .values(admins_notified_at=None)
+            .where(col(SignIn.id) == SIGN_IN_ID, col(SignIn.admins_notified_at).is_(None))
+            .values(admins_notified_at=utcnow())
         )
+
+
+def _distinct_admins(settings: Settings) -> dict[str, str]:
+    """Each configured admin once (ids compare case-insensitively), keyed by the lower-cased id."""
+    admins: dict[str, str] = {}
+    for admin in settings.admin_aad_object_ids:
+        admins.setdefault(admin.lower(), admin)
+    return admins
+
+
+async def _tell(admin: str, text: str, send_to_admin: Callable[[str, str], Awaitable[bool]]) -> bool:
+    try:
+        return await send_to_admin(admin, text)
+    except Exception:  # one unreachable admin must not stop the others
+        log.warning("could not tell an admin about the lost sign-in", extra={"admin": admin}, exc_info=True)
+        return False
 
 
 async def notify_admins_if_needed(
     settings: Settings, engine: Engine, send_to_admin: Callable[[str, str], Awaitable[bool]]
 ) -> int:
-    """Tell every admin, once per lost sign-in, that `/login` is needed; returns how many were told.
+    """Tell every admin, once per lost sign-in, that `/login` is needed; returns how many were told now.
 
     `send_to_admin(aad_object_id, text)` posts into that admin's personal chat and says whether it could.
-    When no admin could be reached (none has a personal chat with the bot yet), the notice stays due for the
-    next call.
+    Each admin is claimed on their own: one who can't be reached yet (no personal chat with the bot, or the
+    message didn't go through) stays due for the next call, while those already told are not told again.
     """
-    if not settings.admin_aad_object_ids:
+    if not settings.admin_aad_object_ids or await asyncio.to_thread(_lost_sign_in, engine) is None:
         return 0
-    row = await asyncio.to_thread(_claim_notice, engine)
-    if row is None:
-        return 0
-    text = messages.SIGNIN_LOST_ADMIN_NOTICE.format(reason=row.failure_reason or messages.SIGNIN_NO_REFRESH_TOKEN)
     told = 0
-    for admin in settings.admin_aad_object_ids:
-        try:
-            if await send_to_admin(admin, text):
-                told += 1
-        except Exception:  # one unreachable admin must not stop the others
-            log.warning("could not tell an admin about the lost sign-in", extra={"admin": admin}, exc_info=True)
-    if told == 0:
-        await asyncio.to_thread(_release_notice, engine)
+    for key, admin in _distinct_admins(settings).items():
+        row = await asyncio.to_thread(_claim_notice, engine, key)
+        if row is None:
+            continue
+        reason = row.failure_reason or messages.SIGNIN_NO_REFRESH_TOKEN
+        if await _tell(admin, messages.SIGNIN_LOST_ADMIN_NOTICE.format(reason=reason), send_to_admin):
+            told += 1
+            await asyncio.to_thread(_note_first_notice, engine)
+        else:
+            await asyncio.to_thread(_release_notice, engine, key)
     return told

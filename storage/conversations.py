@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from storage.models import ConversationRef
@@ -90,10 +91,11 @@ def sales_channels(session: Session) -> list[ConversationRef]:
 
 
 def personal_chat_of(session: Session, aad_object_id: str) -> ConversationRef | None:
+    """The user's latest personal chat with the bot; object ids compare case-insensitively (as admins do)."""
     query = (
         select(ConversationRef)
         .where(
-            ConversationRef.user_aad_object_id == aad_object_id,
+            func.lower(col(ConversationRef.user_aad_object_id)) == aad_object_id.lower(),
             ConversationRef.conversation_type == "personal",
         )
         .order_by(col(ConversationRef.updated_at).desc())

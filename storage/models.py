@@ -212,3 +212,12 @@ class SignIn(SQLModel, table=True):
     last_refresh_at: datetime | None = _dt()
     access_token_expires_at: datetime | None = _dt()
     admins_notified_at: datetime | None = _dt()
+
+
+class SignInNotice(SQLModel, table=True):
+    """An admin already told that the Partner Center sign-in was lost; cleared when a sign-in works again."""
+
+    __tablename__ = "sign_in_notice"
+
+    aad_object_id: str = Field(primary_key=True, max_length=255)  # lower-cased
+    notified_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,12 @@ from sqlalchemy.engine import Engine
 
 from core.settings import Settings
 from sandbox.entra import FakeEntra, TlsFiles, create_app, generate_tls
+from sandbox.partner_center.app import create_app as create_simulator
+from sandbox.partner_center.store import ReferralStore
 from storage.db import make_engine
+from tests.bot.conftest import SEED, Simulator
+from tests.fakes.connector import FakeConnector
+from tests.signin.world import World, e2e_settings, open_world
 
 CLIENT_ID = "5d0b7f1e-1111-4a2b-9c3d-0123456789ab"
 TENANT_ID = "contoso.onmicrosoft.com"
@@ -80,6 +87,64 @@ def sqlite_db(sqlite_url: str) -> Iterator[Engine]:
     eng = make_engine(sqlite_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+async def simulator(entra: FakeEntra) -> AsyncIterator[Simulator]:
+    """The Partner Center simulator, accepting only access tokens the fake Entra issued."""
+    store = ReferralStore(json.loads(SEED.read_text()))
+    app = create_simulator(store, token_validator=entra.is_valid_access_token)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield Simulator(store, app, server)
+    await server.close()
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    fake = await FakeConnector().start()
+    yield fake
+    await fake.close()
+
+
+MakeWorld = Callable[..., Awaitable[World]]
+
+
+@pytest.fixture
+async def make_world(
+    make_settings: Callable[..., Settings],
+    sqlite_url: str,
+    simulator: Simulator,
+    connector: FakeConnector,
+    entra: FakeEntra,
+    entra_url: str,
+    tls_files: TlsFiles,
+) -> AsyncIterator[MakeWorld]:
+    """`await make_world(installed=..., **settings)`: a bot app on the test's SQLite database (several may run
+    at once, like a restart with other settings), closed at the end of the test."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def make(*, installed: tuple[dict[str, Any], ...] | None = None, **overrides: Any) -> World:
+            settings = e2e_settings(make_settings, sqlite_url, simulator.url, **overrides)
+            users = {} if installed is None else {"installed": installed}
+            opening = open_world(
+                settings,
+                simulator=simulator,
+                connector=connector,
+                entra=entra,
+                entra_url=entra_url,
+                tls_files=tls_files,
+                **users,
+            )
+            return await stack.enter_async_context(opening)
+
+        yield make
+
+
+@pytest.fixture
+async def world(make_world: MakeWorld) -> World:
+    """The admin (Ada) and a seller have a personal chat with the bot; Ada is the only admin."""
+    return await make_world()
 
 
 async def approve_when_pending(entra: FakeEntra, username: str | None = None, *, decline: bool = False) -> str:

@@ -6,146 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import messages
-from bot.app import SERVICES, create_app
-from bot.services import Services
+from bot.app import create_app
 from core.settings import Settings
-from sandbox.entra import FakeEntra, TlsFiles
-from sandbox.partner_center.app import create_app as create_simulator
-from sandbox.partner_center.store import ReferralStore
-from storage.db import session_scope
-from storage.models import SignIn
-from tests.bot.conftest import SEED, Simulator, card_text, describe
+from tests.bot.conftest import Simulator, card_text
 from tests.fakes.activities import ADMIN, SELLER, Teams
-from tests.fakes.connector import FakeConnector, Sent
-
-ADA = "ada@contoso.example"
-NOTICE = messages.SIGNIN_LOST_ADMIN_NOTICE.split("(")[0].strip()
-
-
-@pytest.fixture
-async def simulator(entra: FakeEntra) -> AsyncIterator[Simulator]:
-    store = ReferralStore(json.loads(SEED.read_text()))
-    app = create_simulator(store, token_validator=entra.is_valid_access_token)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield Simulator(store, app, server)
-    await server.close()
-
-
-@pytest.fixture
-async def connector() -> AsyncIterator[FakeConnector]:
-    fake = await FakeConnector().start()
-    yield fake
-    await fake.close()
-
-
-@dataclass
-class World:
-    client: TestClient
-    connector: FakeConnector
-    teams: Teams
-    services: Services
-    entra: FakeEntra
-    entra_http: aiohttp.ClientSession
-    simulator: Simulator
-
-    async def say(self, text: str, *, user: dict[str, Any] = ADMIN, where: str = "personal") -> list[str]:
-        before = len(self.connector.sent)
-        response = await self.client.post("/api/messages", json=self.teams.message(text, user=user, where=where))
-        assert response.status in (200, 201), await response.text()
-        return [describe(s) for s in self.connector.sent[before:]]
-
-    async def login(self) -> tuple[str, int]:
-        """`/login` as the admin; returns the code on its card and where the connector log stood before.
-
-        (A follow-up of an earlier `/login` may land in between, so the card is looked for, not assumed.)
-        """
-        mark = len(self.connector.sent)
-        await self.say("/login")
-        cards = [s.card for s in self.connector.sent[mark:] if s.card is not None]
-        assert len(cards) == 1, self.connector.summary()
-        return code_on(cards[0]), mark
-
-    async def approve(self, code: str, username: str = ADA, *, decline: bool = False) -> None:
-        body = {"user_code": code, "username": username, "decline": decline}
-        async with self.entra_http.post("/_sandbox/approve", json=body) as response:
-            assert response.status == 200, await response.text()
-
-    async def entra_post(self, path: str) -> dict[str, Any]:
-        async with self.entra_http.post(path) as response:
-            assert response.status == 200
-            answer: dict[str, Any] = await response.json()
-            return answer
-
-    async def texts_after(self, mark: int, wanted: Callable[[str], bool], timeout: float = 20) -> list[str]:
-        await self.connector.wait_for(lambda c: any(wanted(s.text) for s in c.sent[mark:]), timeout=timeout)
-        return [s.text for s in self.connector.sent[mark:] if s.text]
-
-    def sent_to(self, user: dict[str, Any]) -> list[Sent]:
-        conversation = self.teams.personal_conversation(user)["id"]
-        return [s for s in self.connector.sent if s.conversation_id == conversation]
-
-    def row(self) -> SignIn | None:
-        with session_scope(self.services.engine) as session:
-            return session.get(SignIn, 1)
-
-
-def code_on(card: dict[str, Any] | None) -> str:
-    assert card is not None
-    [code] = [b["text"] for b in card["body"] if b.get("fontType") == "Monospace"]
-    return str(code)
-
-
-def e2e_settings(
-    make_settings: Callable[..., Settings], database_url: str, simulator_url: str, **extra: Any
-) -> Settings:
-    return make_settings(
-        database_url,
-        partner_center_api_url=simulator_url,
-        scan_enabled=False,
-        admin_aad_object_ids=[ADMIN["aadObjectId"]],
-        dispatch_interval_seconds=0.2,
-        **extra,
-    )
-
-
-@pytest.fixture
-async def world(
-    make_settings: Callable[..., Settings],
-    sqlite_url: str,
-    simulator: Simulator,
-    connector: FakeConnector,
-    entra: FakeEntra,
-    entra_url: str,
-    tls_files: TlsFiles,
-) -> AsyncIterator[World]:
-    app = create_app(e2e_settings(make_settings, sqlite_url, simulator.url))
-    client = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
-    http = aiohttp.ClientSession(entra_url, connector=aiohttp.TCPConnector(ssl=tls_files.client_context()))
-    teams = Teams(connector.url)
-    world = World(client, connector, teams, app[SERVICES], entra, http, simulator)
-    for user in (ADMIN, SELLER):  # both installed the app: the bot has their personal chats
-        response = await client.post("/api/messages", json=teams.personal_install(user))
-        assert response.status in (200, 201)
-    yield world
-    await http.close()
-    await client.close()
-    await asyncio.sleep(0)
-
-
-def pc_calls(world: World) -> int:
-    return len(world.simulator.requests)
+from tests.fakes.connector import FakeConnector
+from tests.signin.world import ADA, NOTICE, World, e2e_settings, pc_calls
 
 
 async def test_login_sync_refresh_revoke_notice_and_login_again(world: World, caplog: pytest.LogCaptureFixture) -> None:

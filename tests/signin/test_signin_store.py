@@ -290,3 +290,28 @@ async def test_unknown_app_registration_is_explained(
     with pytest.raises(UpstreamRejected) as refused:
         await SignInManager(sqlite_settings, sqlite_db).start()
     assert str(refused.value).startswith("Entra ID answered unauthorized_client (AADSTS700016")
+
+
+async def test_each_admin_is_claimed_on_their_own(
+    make_settings: Callable[..., Settings], database_url: str, engine: Engine, entra: FakeEntra
+) -> None:
+    settings = make_settings(database_url, admin_aad_object_ids=["admin-1", "ADMIN-2", "admin-2"])
+    sent: list[str] = []
+    reachable = {"admin-1"}
+
+    async def send(admin: str, text: str) -> bool:
+        if admin.lower() not in reachable:
+            return False
+        sent.append(admin)
+        return True
+
+    await sign_in(settings, engine, entra)
+    entra.revoke()
+    with pytest.raises(NotSignedIn):
+        await SignedInTokenSource(settings, engine).get_token(force_refresh=True)
+    assert await notify_admins_if_needed(settings, engine, send) == 1
+    assert await notify_admins_if_needed(settings, engine, send) == 0  # admin-2 still can't be reached
+    reachable.add("admin-2")
+    assert await notify_admins_if_needed(settings, engine, send) == 1
+    assert await notify_admins_if_needed(settings, engine, send) == 0
+    assert sent == ["admin-1", "ADMIN-2"]  # each once, under the spelling the settings give first
