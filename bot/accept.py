@@ -42,6 +42,7 @@ ACCEPT_OPS: list[dict[str, Any]] = [
 ]
 # The reference leaves open whether a stale If-Match gets 409 or 412 (section 5): both mean "re-read".
 STALE_ETAG = (409, 412)
+FORBIDDEN = 403  # signed in, but the account may not do this: a new sign-in of the same account changes nothing
 SLOW_SECONDS = 3.0
 _locks: dict[str, asyncio.Lock] = {}
 
@@ -165,7 +166,8 @@ async def _accept_locked(services: Services, referral_id: str, caller: Caller) -
     except NotSignedIn as exc:
         return Outcome("error", referral, messages.ACCEPT_NOT_SIGNED_IN, f"NotSignedIn: {exc}")
     except UpstreamAuthError as exc:
-        return Outcome("error", referral, messages.ACCEPT_AUTH_FAILED, _describe(exc))
+        note = messages.ACCEPT_FORBIDDEN if exc.status == FORBIDDEN else messages.ACCEPT_AUTH_FAILED
+        return Outcome("error", referral, note, _describe(exc))
     except UpstreamError as exc:
         return Outcome("error", referral, messages.ACCEPT_UNAVAILABLE, _describe(exc))
     return Outcome("accepted", accepted, None, f"now {accepted.status}/{accepted.substatus}")

@@ -115,5 +115,10 @@ ACCEPT_NOT_SIGNED_IN = (
     "Not accepted: no one is signed in to Partner Center. An admin can run `/login` in a personal chat with me."
 )
 ACCEPT_AUTH_FAILED = "Not accepted: Partner Center refused the bot's sign-in. An admin can run `/login` again."
+ACCEPT_FORBIDDEN = (
+    "Not accepted: the account signed in to Partner Center isn't allowed to accept this referral (it needs the "
+    "Referrals Admin or Referrals User role, with this deal in its scope). Signing in again won't help; ask a "
+    "Partner Center admin to grant the role, or to accept it in Partner Center."
+)
 ACCEPT_UNAVAILABLE = "Not accepted: Partner Center isn't answering right now. Nothing changed; please try again."
 OPEN_IN_PARTNER_CENTER = "Open referral in Partner Center"

@@ -46,6 +46,7 @@ API_PREFIX = "/v1.0/engagements/referrals"
 ADMIN_PREFIX = "/_sandbox"
 MAX_LOGGED_REQUESTS = 10_000
 LOGGED_HEADERS = ("If-Match", "Prefer", "client-request-id", "Content-Type", "Accept")
+FORBIDDEN_MESSAGE = "The user does not have the Referrals Admin or Referrals User role"
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     slow = faults.take(("slow",), request.method, request.path)
     if slow is not None:
         await asyncio.sleep(slow.delay)
-    failure = faults.take(("throttle", "error"), request.method, request.path)
+    failure = faults.take(("throttle", "error", "forbidden"), request.method, request.path)
     if failure is not None:
         return _failure_response(failure)
     response = await handler(request)
@@ -148,6 +149,8 @@ def _failure_response(fault: Fault) -> web.Response:
         seconds = math.ceil(fault.retry_after or 0)
         body = {"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {seconds} seconds."}
         return json_response(body, 429, headers)
+    if fault.kind == "forbidden":
+        return error_response(403, FORBIDDEN_MESSAGE, target="authorization")
     messages = {500: "Internal server error", 502: "Bad gateway", 503: "Service unavailable", 504: "Gateway timeout"}
     return error_response(fault.status, messages[fault.status], target="service", headers=headers)
 
@@ -177,9 +180,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             401, "Authorization header with a Bearer token is required", target="authorization", headers=challenge
         )
     if token in request.app[FORBIDDEN_KEY]:
-        return error_response(
-            403, "The user does not have the Referrals Admin or Referrals User role", target="authorization"
-        )
+        return error_response(403, FORBIDDEN_MESSAGE, target="authorization")
     validator = request.app[VALIDATOR_KEY]
     verdict = validator(token)
     if inspect.isawaitable(verdict):

@@ -11,7 +11,7 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-KINDS = ("throttle", "error", "slow", "malformed", "truncated", "reject_gt", "lost_answer")
+KINDS = ("throttle", "error", "slow", "malformed", "truncated", "reject_gt", "lost_answer", "forbidden")
 ERROR_STATUSES = (500, 502, 503, 504)
 
 
@@ -22,7 +22,8 @@ class Fault:
     kind:       throttle (429 + Retry-After) | error (5xx) | slow (delay, then answer normally) |
                 malformed (body is not JSON) | truncated (valid JSON cut in the middle) |
                 reject_gt (400 for any $filter using `gt`, like a server without that operator) |
-                lost_answer (the request IS carried out, then its answer is replaced by a 5xx)
+                lost_answer (the request IS carried out, then its answer is replaced by a 5xx) |
+                forbidden (403 accessDenied: the token is fine, the account lacks the role or the deal's scope)
     count:      how many matching requests it affects; None = until cleared
     status:     for `error` and `lost_answer`: 500, 502, 503 or 504
     retry_after: seconds for the Retry-After header of `throttle` (and `error` when set)
@@ -164,6 +165,16 @@ class Faults:
     ) -> Fault:
         """The next `count` requests are carried out, but answered with `status` (as when a gateway times out)."""
         return self.add(Fault("lost_answer", count, status=status, method=method, path_prefix=path_prefix))
+
+    def forbidden(
+        self,
+        count: int | None = 1,
+        *,
+        method: str | None = None,
+        path_prefix: str | None = None,
+    ) -> Fault:
+        """The next `count` requests get 403, as for a signed-in account without the permission (e.g. to PATCH)."""
+        return self.add(Fault("forbidden", count, method=method, path_prefix=path_prefix))
 
     def slow(
         self,

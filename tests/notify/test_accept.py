@@ -154,6 +154,28 @@ async def test_partner_center_errors_change_nothing(sqlite_harness: Harness, sta
     assert str(status) in (h.audits()[0].detail or "")
 
 
+async def test_403_on_accept_says_the_account_lacks_permission_not_to_sign_in(sqlite_harness: Harness) -> None:
+    """Signed in, but the account may not accept (role or deal scope): /login would not help, so it isn't advised;
+    a 401 (the sign-in itself refused) still advises it."""
+    h = sqlite_harness
+    [(rid, root)] = await posted(h)
+    h.faults.forbidden(1, method="PATCH")
+
+    forbidden = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+    h.simulator.tokens.clear()
+    refused = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+
+    statuses = [p["status"] for p in h.pc_requests("PATCH", rid)]
+    assert statuses[0] == 403 and set(statuses[1:]) == {401}  # 403 is not retried; a 401 once, with a new token
+    assert "isn't allowed to accept" in card_text(forbidden) and "/login" not in card_text(forbidden)
+    assert "`/login`" in card_text(refused) and "isn't allowed" not in card_text(refused)
+    assert "accept" in verbs(forbidden) and h.referral(rid).status == "New"
+    assert [(a.outcome, (a.detail or "").split(":")[0]) for a in h.audits()] == [
+        ("error", "UpstreamAuthError 403"),
+        ("error", "UpstreamAuthError 401"),
+    ]
+
+
 async def test_slow_partner_center_answers_accepting_then_edits_the_card(
     sqlite_harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
