@@ -164,7 +164,7 @@ class Router:
         if not words:
             return Reply(text=messages.EMPTY_COMMAND)
         guess = self.closest(" ".join(words[:2])) or self.closest(words[0])
-        said = " ".join(words)[:60]
+        said = echo(" ".join(words))
         if guess:
             return Reply(text=messages.UNKNOWN_COMMAND_GUESS.format(said=said, guess=guess))
         return Reply(text=messages.UNKNOWN_COMMAND.format(said=said))
@@ -187,6 +187,12 @@ _ORDER = {
         ]
     )
 }
+
+
+def echo(text: str, limit: int = 60) -> str:
+    """User text to show back inside a markdown code span: a backtick would end the span and let the rest
+    render as markdown (links, bold …), and a line break could start a block, so neither survives."""
+    return " ".join(text.replace("`", "'").split())[:limit]
 
 
 def plain_usage(usage: str) -> str:

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from bot import messages
 from bot.actions import KINDS, MAX_PAGE, PAGE_SIZE, STATUS_WORDS, referrals_list
-from bot.router import CommandRequest, Reply, Router
+from bot.router import CommandRequest, Reply, Router, echo
 from cards.lead import lead_card, leads_card
 from cards.referral import referral_card
 from core.errors import CommandError
@@ -35,7 +35,7 @@ def parse_referrals_args(args: list[str]) -> tuple[str | None, str | None, int]:
             page = int(words[i + 1])
             i += 1
         else:
-            raise CommandError(messages.BAD_REFERRAL_ARGS.format(value=args[i][:40]))
+            raise CommandError(messages.BAD_REFERRAL_ARGS.format(value=echo(args[i], 40)))
         i += 1
     return kind, status, page
 
@@ -63,7 +63,7 @@ def register(router: Router) -> None:
         referral_id = req.args[0].strip("`'\"<>")
         found = await req.services.db(queries.get_referral, referral_id)
         if found is None:
-            return Reply(text=messages.REFERRAL_NOT_FOUND.format(referral_id=referral_id[:64]))
+            return Reply(text=messages.REFERRAL_NOT_FOUND.format(referral_id=echo(referral_id, 64)))
         lead = await req.services.db(queries.get_lead, found.lead_id)
         settings = req.services.settings
         return Reply(
@@ -77,7 +77,7 @@ def register(router: Router) -> None:
             raise CommandError(messages.NEED_DOMAIN)
         domain = domain_from_user_text(req.args[0])
         if domain is None:
-            raise CommandError(messages.BAD_DOMAIN.format(value=req.args[0][:60]))
+            raise CommandError(messages.BAD_DOMAIN.format(value=echo(req.args[0])))
         found = await req.services.db(queries.lead_by_domain, domain)
         if found is None:
             return Reply(text=messages.LEAD_NOT_FOUND.format(domain=display_domain(domain)))

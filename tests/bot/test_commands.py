@@ -52,6 +52,23 @@ async def test_unknown_command_suggests_the_closest(bot: BotUnderTest, where: st
     ]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hello`[click](https://evil.example)`",
+        "lead a`**b**`.com",
+        "referral x`[x](https://evil.example)`",
+        "referrals `[x](https://evil.example)`",
+    ],
+)
+async def test_user_text_echoed_back_cannot_break_out_of_its_code_span(bot: BotUnderTest, text: str) -> None:
+    """Replies quote what was typed in `…`; a backtick in it would end the span and the rest render as
+    markdown (here: a link)."""
+    (reply,) = await bot.say(text)
+    assert reply.count("`") % 2 == 0 and "`[" not in reply and "`**" not in reply, reply
+    assert "evil.example" not in reply or "'[" in reply
+
+
 async def test_empty_message_gets_a_hint(bot: BotUnderTest) -> None:
     assert await bot.say("", where="channel") == ["Hi! Type `help` to see what I can do."]
 
