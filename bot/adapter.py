@@ -255,8 +255,9 @@ class TeamsBot(TeamsActivityHandler):
             )
             await turn_context.send_activity(_card_activity(card))
             return
-        text = TurnContext.remove_recipient_mention(activity) or activity.text or ""
-        await self._logic.message(text, caller_of(activity), self._conversation(turn_context))
+        await self._logic.message(
+            _text_without_mention(activity), caller_of(activity), self._conversation(turn_context)
+        )
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
@@ -283,6 +284,15 @@ class TeamsBot(TeamsActivityHandler):
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
         await self._logic.uninstalled(conversation_info(turn_context.activity))
+
+
+def _text_without_mention(activity: Activity) -> str:
+    """The message text without the bot's @mention. The SDK's stripping raises on a malformed mention entity
+    (`mentioned` null, not an object, no type); the router drops `<at>` tags itself, so the text as sent will do."""
+    try:
+        return TurnContext.remove_recipient_mention(activity) or activity.text or ""
+    except (AttributeError, TypeError, KeyError):
+        return activity.text or ""
 
 
 def _keep_tenant(activity: Activity) -> None:

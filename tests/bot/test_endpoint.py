@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.bot.conftest import BotUnderTest, card_text
@@ -109,3 +111,22 @@ async def test_odd_page_numbers_get_the_usage_not_an_internal_error(bot: BotUnde
     for text in ["referrals page ²", "referrals page 99999999999999999999999", "referrals page 0", "referrals page"]:
         replies = await bot.say(text)
         assert any("page number must be a whole number" in r for r in replies), (text, replies)
+
+
+@pytest.mark.parametrize(
+    "entity",
+    [
+        {"type": "mention", "mentioned": None, "text": "<at>Referral Radar</at>"},
+        {"type": "mention", "text": "<at>Referral Radar</at>"},
+        {"type": "mention", "mentioned": "bot", "text": "<at>Referral Radar</at>"},
+        {"type": None},
+    ],
+)
+async def test_malformed_mention_entities_do_not_break_the_command(bot: BotUnderTest, entity: dict[str, Any]) -> None:
+    activity = bot.teams.message("<at>Referral Radar</at> help", where="channel")
+    activity["entities"] = [entity]
+    before = len(bot.connector.sent)
+    response = await bot.post(activity)
+    assert response.status in (200, 201)
+    replies = bot.connector.sent[before:]
+    assert len(replies) == 1 and replies[0].card is not None and "sync" in card_text(replies[0].card)
