@@ -52,15 +52,17 @@ class Posted:
 def claim_due(
     session: Session, *, now: datetime, lease: timedelta, events: Sequence[str], limit: int = 100
 ) -> list[Job]:
-    """Take up to `limit` due rows and push their `next_attempt_at` past the lease.
+    """Take up to `limit` due rows (oldest due first; returned in id order) and lease them, in one atomic statement.
 
-    A claimed row that is never finished (the process died) becomes due again when the lease ends, so nothing
-    is lost. PostgreSQL skips rows another process has locked; SQLite serialises writers anyway.
+    `UPDATE … WHERE id IN (due rows) RETURNING …`: a row is only ever handed to one claimer. On SQLite the
+    statement takes the write lock before it reads, so a second claimer waits and then finds the rows leased; on
+    PostgreSQL the inner select locks its rows and skips those another claimer holds. A claimed row that is never
+    finished (the process died) becomes due again when the lease ends, so nothing is lost.
     """
-    if not events:
+    if not events or limit <= 0:
         return []
-    query = (
-        select(NotificationOutbox)
+    due = (
+        select(NotificationOutbox.id)
         .where(
             col(NotificationOutbox.done_at).is_(None),
             col(NotificationOutbox.next_attempt_at) <= now,
@@ -70,14 +72,21 @@ def claim_due(
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(session.exec(query).all())
-    jobs: list[Job] = []
-    for row in rows:
-        assert row.id is not None
-        row.next_attempt_at = now + lease
-        jobs.append(Job(row.id, row.referral_id, row.event, row.attempts))
-    return jobs
+        due = due.with_for_update(skip_locked=True)
+    claim = (
+        update(NotificationOutbox)
+        .where(col(NotificationOutbox.id).in_(due.scalar_subquery()))
+        .values(next_attempt_at=now + lease)
+        .returning(
+            col(NotificationOutbox.id),
+            col(NotificationOutbox.referral_id),
+            col(NotificationOutbox.event),
+            col(NotificationOutbox.attempts),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(claim).all()
+    return sorted((Job(row[0], row[1], row[2], row[3]) for row in rows), key=lambda job: job.id)
 
 
 def finish_job(

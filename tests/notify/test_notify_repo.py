@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage import notify_repo as repo
-from storage.db import session_scope
+from storage.db import make_engine, session_scope
 from storage.models import NotificationOutbox, Referral
 from storage.types import utcnow
 
@@ -73,3 +76,35 @@ def test_a_card_is_recorded_once_per_referral_and_channel(engine: Engine) -> Non
         ("19:a@thread.tacv2", "1"),
         ("19:b@thread.tacv2", "3"),
     ]
+
+
+def test_two_claimers_at_the_same_moment_never_get_the_same_row(engine: Engine) -> None:
+    """The second claimer runs its whole claim right after the first one's first statement on the outbox: with a
+    read-then-write claim both would take every row; an atomic claim gives each row to exactly one of them."""
+    seed(engine, 5)
+    now = utcnow()
+    first_engine = make_engine(engine.url.render_as_string(hide_password=False))
+    second: list[repo.Job] = []
+    others: list[threading.Thread] = []
+    fired = threading.Event()
+
+    def interleave(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if fired.is_set() or "notification_outbox" not in statement:
+            return
+        fired.set()
+        other = threading.Thread(target=lambda: second.extend(claim(engine, now=now, events=("post",))))
+        other.start()
+        others.append(other)
+        other.join(timeout=1.0)  # an atomic claim holds its rows: the other claimer waits, or skips them
+
+    event.listen(first_engine, "after_cursor_execute", interleave)
+    try:
+        first = claim(first_engine, now=now, events=("post",))
+    finally:
+        event.remove(first_engine, "after_cursor_execute", interleave)
+        first_engine.dispose()
+    assert fired.is_set()
+    others[0].join(timeout=30)
+    taken = [j.id for j in first] + [j.id for j in second]
+    assert sorted(taken) == sorted(set(taken)), "a row was claimed twice"
+    assert len(taken) == 5
