@@ -84,6 +84,13 @@ SIGNIN_REFRESH_REJECTED = "Entra ID refused to renew it: {error}{description}"
 ENTRA_ANSWERED = "Entra ID answered {error}{description}"
 SIGNIN_NO_REFRESH_TOKEN = "the stored sign-in has no refresh token left"
 ENTRA_UNREACHABLE = "Entra ID could not be reached at {authority} ({reason})."
+SIGNIN_UNREADABLE_WRONG_KEY = (
+    "sign-in unreadable: TOKEN_CACHE_KEY is not the key it was stored with; set that key again, or sign in anew"
+)
+SIGNIN_UNREADABLE_NO_KEY = (
+    "sign-in unreadable: TOKEN_CACHE_KEY is not set; set it to the key the sign-in was stored with"
+)
+SIGNIN_UNREADABLE_BAD_KEY = "sign-in unreadable: TOKEN_CACHE_KEY is not a valid Fernet key"
 
 LOGIN_CARD_TITLE = "Sign in to Partner Center"
 LOGIN_CARD_STEPS = (

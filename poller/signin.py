@@ -5,8 +5,10 @@ with Fernet (`TOKEN_CACHE_KEY`); it never touches disk or a log in plaintext. MS
 `requests`), so every MSAL call runs in a worker thread.
 
 Row states: `signed_in` → (refresh refused) → `needs_login` → (`/login`) → `signed_in`;
-`/logout` → `signed_out`. Writes made after a refresh only land while the row still holds the cache they
-started from, so a refresh that races a new `/login` or a `/logout` never brings the old account back.
+`signed_in` → (the current TOKEN_CACHE_KEY can't decrypt the cache) → `unreadable` → (the right key again, or
+`/login`) → `signed_in`; `/logout` → `signed_out`. Writes made after a refresh only land while the row still
+holds the cache they started from, so a refresh that races a new `/login` or a `/logout` never brings the old
+account back.
 """
 
 from __future__ import annotations
@@ -80,6 +82,22 @@ def encrypt_cache(cipher: Fernet, cache: msal.SerializableTokenCache) -> str:
     return cipher.encrypt(cache.serialize().encode()).decode()
 
 
+def unreadable_reason(settings: Settings, encrypted: str) -> str | None:
+    """Why the current TOKEN_CACHE_KEY can't decrypt the stored cache `encrypted`, in a few words; None if it can."""
+    key = settings.token_cache_key.strip()
+    if not key:
+        return messages.SIGNIN_UNREADABLE_NO_KEY
+    try:
+        cipher = Fernet(key.encode())
+    except (ValueError, TypeError):
+        return messages.SIGNIN_UNREADABLE_BAD_KEY
+    try:
+        cipher.decrypt(encrypted.encode())
+    except InvalidToken:
+        return messages.SIGNIN_UNREADABLE_WRONG_KEY
+    return None
+
+
 def decrypt_cache(cipher: Fernet, encrypted: str) -> msal.SerializableTokenCache:
     """The cache stored in `encrypted`; `InvalidToken` when another key made it (or it was altered)."""
     cache = msal.SerializableTokenCache()
@@ -133,19 +151,27 @@ def _load(engine: Engine) -> SignIn | None:
         return load_sign_in(session)
 
 
-def _update_if_unchanged(engine: Engine, loaded_cache: str, values: dict[str, Any]) -> bool:
-    """Write `values` only while the row still holds `loaded_cache` and is signed in; True when written."""
+def _update_if_unchanged(
+    engine: Engine, loaded_cache: str, values: dict[str, Any], states: tuple[str, ...] = ("signed_in",)
+) -> bool:
+    """Write `values` only while the row still holds `loaded_cache` in one of `states`; True when written.
+
+    A row that turns `signed_in` again also forgets which admins were told about its loss.
+    """
     with session_scope(engine) as session:
         result = session.execute(
             update(SignIn)
             .where(
                 col(SignIn.id) == SIGN_IN_ID,
                 col(SignIn.encrypted_cache) == loaded_cache,
-                col(SignIn.state) == "signed_in",
+                col(SignIn.state).in_(states),
             )
             .values(**values)
         )
-        return bool(getattr(result, "rowcount", 0))
+        written = bool(getattr(result, "rowcount", 0))
+        if written and values.get("state") == "signed_in":
+            _clear_notices(session)
+        return written
 
 
 def _store_new_sign_in(engine: Engine, values: dict[str, Any]) -> None:
@@ -181,6 +207,13 @@ def _forget(engine: Engine) -> SignIn | None:
 
 # -----------------------------------------------------------------------------------------------------------
 # The token source the poller uses
+
+
+_UNREADABLE_MESSAGES = {
+    messages.SIGNIN_UNREADABLE_NO_KEY: messages.TOKEN_CACHE_KEY_MISSING,
+    messages.SIGNIN_UNREADABLE_BAD_KEY: messages.TOKEN_CACHE_KEY_MALFORMED,
+    messages.SIGNIN_UNREADABLE_WRONG_KEY: messages.TOKEN_CACHE_KEY_WRONG,
+}
 
 
 class _SignInReplaced(Exception):
@@ -223,17 +256,8 @@ class SignedInTokenSource:
             raise NotSignedIn(messages.SIGNIN_NEEDS_LOGIN.format(reason=reason))
         if not self._settings.azure_client_id.strip():
             raise NotSignedIn(messages.AZURE_CLIENT_ID_MISSING)
-        try:
-            cipher = cache_cipher(self._settings)
-        except ConfigError as exc:
-            raise NotSignedIn(str(exc)) from None
         encrypted = row.encrypted_cache
-        if encrypted != self._loaded:
-            try:
-                self._cache.deserialize(cipher.decrypt(encrypted.encode()).decode())
-            except InvalidToken:
-                raise NotSignedIn(messages.TOKEN_CACHE_KEY_WRONG) from None
-            self._loaded = encrypted
+        cipher = self._open_cache(row, encrypted)
         result = self._acquire(row, force_refresh)
         if result is None or "error" in result:
             if result is None:
@@ -250,6 +274,32 @@ class SignedInTokenSource:
             raise UpstreamUnavailable(messages.ENTRA_ANSWERED.format(error="no_access_token", description=""))
         self._save_after_success(cipher, encrypted, result)
         return token
+
+    def _open_cache(self, row: SignIn, encrypted: str) -> Fernet:
+        """The cipher, with `self._cache` holding the stored cache.
+
+        A cache the current TOKEN_CACHE_KEY can't decrypt turns the row `unreadable` (a lost sign-in: admins are
+        told) but is kept, so that setting the right key again brings it back without a new `/login`.
+        """
+        if encrypted == self._loaded and row.state == "signed_in":
+            return cache_cipher(self._settings)
+        reason = unreadable_reason(self._settings, encrypted)
+        if reason is not None:
+            self._mark_unreadable(encrypted, reason)
+            raise NotSignedIn(_UNREADABLE_MESSAGES.get(reason, messages.TOKEN_CACHE_KEY_WRONG))
+        cipher = cache_cipher(self._settings)
+        self._cache.deserialize(cipher.decrypt(encrypted.encode()).decode())
+        self._loaded = encrypted
+        if row.state == "unreadable":
+            values = {"state": "signed_in", "failure_reason": None, "admins_notified_at": None}
+            if _update_if_unchanged(self._engine, encrypted, values, states=("unreadable",)):
+                log.info("the stored Partner Center sign-in is readable again")
+        return cipher
+
+    def _mark_unreadable(self, loaded: str, reason: str) -> None:
+        values = {"state": "unreadable", "failure_reason": reason}
+        if _update_if_unchanged(self._engine, loaded, values, states=("signed_in", "unreadable")):
+            log.warning("the stored Partner Center sign-in can't be decrypted", extra={"reason": reason})
 
     def _acquire(self, row: SignIn, force_refresh: bool) -> dict[str, Any] | None:
         try:
@@ -467,7 +517,7 @@ def _failed_outcome(result: dict[str, Any]) -> SignInOutcome:
 # Telling the admins, once per loss
 
 
-LOST_STATES = ("needs_login",)  # row states in which the admins are owed a notice
+LOST_STATES = ("needs_login", "unreadable")  # row states in which the admins are owed a notice
 
 
 def _clear_notices(session: Session) -> None:

@@ -205,7 +205,7 @@ class SignIn(SQLModel, table=True):
     encrypted_cache: str | None = None
     username: str | None = None
     home_account_id: str | None = None
-    state: str = Field(default="signed_out", max_length=16)  # signed_in | needs_login | signed_out
+    state: str = Field(default="signed_out", max_length=16)  # signed_in | needs_login | unreadable | signed_out
     failure_reason: str | None = None
     has_refresh_token: bool = False
     signed_in_at: datetime | None = _dt()

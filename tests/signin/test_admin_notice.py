@@ -4,7 +4,9 @@ or the admin only gets a personal chat with the bot later."""
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 
+from bot import messages
 from tests.fakes.activities import ADMIN, SELLER
 from tests.signin.conftest import MakeWorld
 from tests.signin.world import World, pc_calls
@@ -64,3 +66,41 @@ async def test_an_admin_reached_later_is_told_once_too(make_world: MakeWorld, la
     for _ in range(3):
         await sync.run("schedule")
     assert len(world.notices_to(ADMIN)) == 2 and len(world.notices_to(ADMIN_2)) == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (Fernet.generate_key().decode(), messages.SIGNIN_UNREADABLE_WRONG_KEY),
+        ("", messages.SIGNIN_UNREADABLE_NO_KEY),
+    ],
+    ids=["wrong-key", "no-key"],
+)
+async def test_a_sign_in_the_key_cannot_read_is_a_lost_sign_in(make_world: MakeWorld, key: str, reason: str) -> None:
+    before = await make_world()
+    await before.sign_in()
+    after = await make_world(token_cache_key=key)  # the bot restarted with another TOKEN_CACHE_KEY
+
+    [status] = await after.say("status")
+    assert "signed in as" not in status and reason in status  # before any sync has tried it
+    assert "Refresh token held | no" in status
+
+    sync = after.services.sync
+    run = await sync.run("schedule")
+    assert run.status == "not_signed_in" and "TOKEN_CACHE_KEY" in (run.note or run.error or "")
+    for _ in range(3):
+        assert (await sync.run("schedule")).status == "not_signed_in"
+    [notice] = after.notices_to(ADMIN)
+    assert reason in notice.text and "/login" in notice.text
+    assert after.notices_to(SELLER) == []
+    stored = after.row()
+    assert stored is not None and stored.state == "unreadable" and stored.encrypted_cache
+    [status] = await after.say("status")
+    assert "signed in as" not in status and reason in status
+
+    run = await before.services.sync.run("manual")  # the right key again: the stored sign-in still works
+    assert run.status == "success", run.error
+    stored = before.row()
+    assert stored is not None and stored.state == "signed_in"
+    [status] = await before.say("status")
+    assert "signed in as ada@contoso.example" in status

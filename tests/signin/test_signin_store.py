@@ -172,7 +172,13 @@ async def test_wrong_or_missing_key_is_explained(
         await SignedInTokenSource(make_settings(sqlite_url, token_cache_key=""), sqlite_db).get_token()
     assert messages.MAKE_TOKEN_CACHE_KEY in str(missing.value)
     stored = row(sqlite_db)
-    assert stored is not None and stored.state == "signed_in"  # a key mistake doesn't throw the sign-in away
+    assert stored is not None and stored.state == "unreadable" and stored.encrypted_cache  # lost, but kept
+    assert stored.failure_reason == messages.SIGNIN_UNREADABLE_NO_KEY
+
+    token = await SignedInTokenSource(sqlite_settings, sqlite_db).get_token()  # the right key brings it back
+    assert entra.is_valid_access_token(token)
+    stored = row(sqlite_db)
+    assert stored is not None and stored.state == "signed_in" and stored.failure_reason is None
 
 
 async def test_new_login_replaces_the_pending_one(settings: Settings, engine: Engine, entra: FakeEntra) -> None:
