@@ -7,7 +7,10 @@
   copy of the card is edited for everyone) and edits the pressed message at once.
 - A slow Partner Center (over `SLOW_SECONDS`) gets the presser an "Accepting…" card; the rest happens in the
   background and ends with the card edits.
-- Errors (sign-in, Partner Center down) change nothing locally; the card explains. Every press is audited.
+- Errors (sign-in, Partner Center down) change nothing locally; the card explains. Every press is audited, with
+  its outcome: also a forged or unknown referral id (`invalid`) and an unexpected failure (`failed`).
+- The pressed card never stays on "Accepting…": a background accept that fails edits it back to the referral as
+  stored, with a note; if that edit fails too, the posted copy is marked stale for the dispatcher to edit.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ ACCEPT_OPS: list[dict[str, Any]] = [
 STALE_ETAG = (409, 412)
 FORBIDDEN = 403  # signed in, but the account may not do this: a new sign-in of the same account changes nothing
 SLOW_SECONDS = 3.0
+EDIT_ATTEMPTS = 4  # edits of the pressed card after a slow accept, before it is left to the dispatcher
+EDIT_BACKOFF = 0.5  # seconds, doubling
+EDIT_WAIT_CAP = 5.0
 _locks: dict[str, asyncio.Lock] = {}
 
 Render = Callable[..., Awaitable[dict[str, Any]]]
@@ -53,7 +59,7 @@ Render = Callable[..., Awaitable[dict[str, Any]]]
 class Outcome:
     """What came of one press: the audit outcome, the referral as it now is, and a note for the card."""
 
-    outcome: str  # accepted | already_accepted | closed | conflict | error
+    outcome: str  # accepted | already_accepted | closed | conflict | error (audits also: invalid | failed)
     referral: Referral
     note: str | None = None
     detail: str | None = None
@@ -71,36 +77,98 @@ async def accept_referral(
     done, _ = await asyncio.wait({work}, timeout=SLOW_SECONDS)
     if not done:
         log.info("Partner Center is slow; accepting in the background", extra={"referral_id": referral.id})
-        spawn(_finish_later(services, work, caller, conversation, render))
+        spawn(_finish_later(services, referral.id, work, caller, conversation, render))
         return await render(referral, accepting=True)
-    result = work.result()
+    try:
+        result = work.result()
+    except Exception:
+        log.exception("accept failed", extra={"referral_id": referral.id})
+        return await _failed_card(services, referral.id, render)
     card = await render(result.referral, note=result.note)
     if result.outcome == "accepted":
         await _edit_pressed(conversation, card)
     return card
 
 
+async def audit_invalid(services: Services, referral_id: Any, caller: Caller, reason: str) -> None:
+    """Audit a press that named no referral we know (a forged or stale button): nothing else happens."""
+    shown = referral_id if isinstance(referral_id, str) else ("" if referral_id is None else repr(referral_id))
+    await _audit(services, shown, caller, "invalid", reason)
+    log.warning("accept with an invalid referral id", extra={"user": caller.aad_object_id, "detail": reason[:200]})
+
+
+async def _failed_card(services: Services, referral_id: str, render: Render) -> dict[str, Any]:
+    """The referral as stored now, saying the accept did not finish."""
+    current = await services.db(repo.get_referral, referral_id)
+    if current is None:
+        raise LookupError(referral_id)
+    return await render(current, note=messages.ACCEPT_FAILED)
+
+
 async def _finish_later(
-    services: Services, work: asyncio.Future[Outcome], caller: Caller, conversation: Any, render: Render
+    services: Services,
+    referral_id: str,
+    work: asyncio.Future[Outcome],
+    caller: Caller,
+    conversation: Any,
+    render: Render,
 ) -> None:
-    """After a slow accept: edit the pressed message (the presser sees "Accepting…" until then)."""
+    """After a slow accept: edit the pressed message (the presser sees "Accepting…" until then), whatever the
+    outcome. A failed accept shows the referral as stored with a note; if even that edit cannot be made, the
+    posted card is left to the dispatcher (marked stale), which edits it with retries."""
+    card: dict[str, Any] | None
     try:
         result = await work
+        card = await render(result.referral, note=result.note)
     except Exception:
-        log.exception("background accept failed")
-        return
+        log.exception("background accept failed", extra={"referral_id": referral_id})
+        try:
+            card = await _failed_card(services, referral_id, render)
+        except Exception:
+            log.exception("could not render the card after a failed accept", extra={"referral_id": referral_id})
+            card = None
     reply_to_id = getattr(conversation, "reply_to_id", None)
     if not reply_to_id:
         return
-    card = await render(result.referral, note=result.note)
-    base_id = caller.conversation_id.split(";messageid=")[0]
-    reference = await services.db(repo.reference_of, base_id)
-    if reference is None:
+    if card is not None and await _edit_later(services, caller, reply_to_id, card):
         return
+    await _leave_to_dispatcher(services, referral_id, caller, reply_to_id)
+
+
+async def _edit_later(services: Services, caller: Caller, reply_to_id: str, card: dict[str, Any]) -> bool:
+    """Edit the pressed message from outside the turn, retrying what the Bot Connector says may be retried."""
+    reference = await services.db(repo.reference_of, _base_id(caller.conversation_id))
+    if reference is None:
+        return False
+    for attempt in range(EDIT_ATTEMPTS):
+        try:
+            await services.proactive.update(reference, caller.conversation_id, reply_to_id, card)
+            return True
+        except DeliveryError as exc:
+            log.warning("could not edit the pressed card after a slow accept", extra={"error": str(exc)[:200]})
+            if not exc.retryable or attempt + 1 == EDIT_ATTEMPTS:
+                return False
+            await asyncio.sleep(min(EDIT_WAIT_CAP, exc.retry_after or EDIT_BACKOFF * 2**attempt))
+    return False
+
+
+async def _leave_to_dispatcher(services: Services, referral_id: str, caller: Caller, reply_to_id: str) -> None:
+    """Mark the posted copy as out of date so the dispatcher edits it (it retries until it can)."""
     try:
-        await services.proactive.update(reference, caller.conversation_id, reply_to_id, card)
-    except DeliveryError:
-        log.warning("could not edit the pressed card after a slow accept", exc_info=True)
+        queued = await services.db(
+            repo.mark_card_stale, referral_id, _base_id(caller.conversation_id), reply_to_id, now=services.now()
+        )
+    except Exception:
+        log.exception("could not queue the card edit after a slow accept", extra={"referral_id": referral_id})
+        return
+    if queued:
+        services.wake_dispatcher()
+    else:
+        log.error("the pressed card may still say Accepting… (not a posted card)", extra={"referral_id": referral_id})
+
+
+def _base_id(conversation_id: str) -> str:
+    return conversation_id.split(";messageid=")[0]
 
 
 async def _edit_pressed(conversation: Any, card: dict[str, Any]) -> None:
@@ -115,23 +183,31 @@ async def _edit_pressed(conversation: Any, card: dict[str, Any]) -> None:
 
 
 async def _accept(services: Services, referral_id: str, caller: Caller) -> Outcome:
-    async with _locks.setdefault(referral_id, asyncio.Lock()):
-        result = await _accept_locked(services, referral_id, caller)
-    await services.db(
-        repo.audit_accept,
-        referral_id,
-        user_name=caller.name,
-        user_aad_object_id=caller.aad_object_id,
-        outcome=result.outcome,
-        detail=result.detail,
-        now=services.now(),
-    )
+    try:
+        async with _locks.setdefault(referral_id, asyncio.Lock()):
+            result = await _accept_locked(services, referral_id, caller)
+    except Exception as exc:  # a bug or a database failure: audited too, then the caller shows it
+        await _audit(services, referral_id, caller, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    await _audit(services, referral_id, caller, result.outcome, result.detail)
     log.info(
         "accept pressed", extra={"referral_id": referral_id, "outcome": result.outcome, "user": caller.aad_object_id}
     )
     if result.outcome != "error":
         services.wake_dispatcher()
     return result
+
+
+async def _audit(services: Services, referral_id: str, caller: Caller, outcome: str, detail: str | None) -> None:
+    await services.db(
+        repo.audit_accept,
+        referral_id,
+        user_name=caller.name,
+        user_aad_object_id=caller.aad_object_id,
+        outcome=outcome,
+        detail=detail,
+        now=services.now(),
+    )
 
 
 async def _accept_locked(services: Services, referral_id: str, caller: Caller) -> Outcome:

@@ -43,6 +43,8 @@ class CardActions:
         handler = self.verbs.get(verb) if isinstance(verb, str) else None
         if handler is None or not isinstance(data, dict):
             log.warning("invalid card action", extra={"verb": str(verb)[:40], "user": caller.aad_object_id})
+            if verb == "accept":
+                await self._audit_invalid(None, caller, "the button sent no data object")
             return error_card(messages.ACTION_INVALID_TITLE, messages.ACTION_INVALID)
         try:
             return await handler(data, caller, conversation)
@@ -105,8 +107,20 @@ class CardActions:
     async def accept(self, data: dict[str, Any], caller: Caller, conversation: Any) -> dict[str, Any]:
         from bot.accept import accept_referral
 
-        referral = await self._referral(data)
+        try:
+            referral = await self._referral(data)
+        except InvalidAction as exc:  # forged, stale or malformed: audited like every other press
+            await self._audit_invalid(data.get("referralId"), caller, str(exc))
+            raise
         return await accept_referral(self.services, referral, caller, conversation, self.referral_card_for)
+
+    async def _audit_invalid(self, referral_id: Any, caller: Caller, reason: str) -> None:
+        from bot.accept import audit_invalid
+
+        try:
+            await audit_invalid(self.services, referral_id, caller, reason)
+        except Exception:  # the presser still gets the card that explains the button
+            log.exception("could not audit an invalid accept", extra={"user": caller.aad_object_id})
 
 
 async def referrals_list(services: Services, *, kind: str | None, status: str | None, page: int) -> dict[str, Any]:

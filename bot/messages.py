@@ -103,6 +103,7 @@ LOGIN_SIGNED_IN = "Signed in to Partner Center as {username}. Scheduled syncs us
 LOGIN_DECLINED = "The sign-in was declined, so nothing changed. Run `/login` to try again."
 LOGIN_TIMEOUT = "The sign-in code expired before it was used, so nothing changed. Run `/login` for a new one."
 LOGIN_REPLACED = "That sign-in code is no longer valid: a newer `/login` replaced it."
+LOGIN_CANCELLED = "The sign-in was cancelled by `/logout`, so that code no longer works. Run `/login` to sign in."
 LOGIN_FAILED = "The sign-in didn't work ({reason}). Run `/login` to try again."
 LOGIN_COULD_NOT_START = "I couldn't start a sign-in: {reason}"
 LOGOUT_DONE = (
@@ -128,4 +129,8 @@ ACCEPT_FORBIDDEN = (
     "Partner Center admin to grant the role, or to accept it in Partner Center."
 )
 ACCEPT_UNAVAILABLE = "Not accepted: Partner Center isn't answering right now. Nothing changed; please try again."
+ACCEPT_FAILED = (
+    "Accept didn't finish: something went wrong on my side (it has been logged), so I can't tell whether Partner "
+    "Center took it. This card shows the referral as I have it; press Accept again to check (it never accepts twice)."
+)
 OPEN_IN_PARTNER_CENTER = "Open referral in Partner Center"

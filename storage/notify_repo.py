@@ -209,6 +209,25 @@ def set_card_hash(session: Session, posted_id: int, card_hash: str) -> None:
     session.execute(update(PostedCard).where(col(PostedCard.id) == posted_id).values(card_hash=card_hash))
 
 
+def mark_card_stale(
+    session: Session, referral_id: str, conversation_id: str, activity_id: str, *, now: datetime
+) -> bool:
+    """Make the dispatcher edit this posted copy (its shown content is unknown); False when it is not one we posted."""
+    marked = session.execute(
+        update(PostedCard)
+        .where(
+            col(PostedCard.referral_id) == referral_id,
+            col(PostedCard.conversation_id) == conversation_id,
+            col(PostedCard.activity_id) == activity_id,
+        )
+        .values(card_hash="")
+    )
+    if not getattr(marked, "rowcount", 0):
+        return False
+    enqueue(session, referral_id, "update", now=now)
+    return True
+
+
 # -- reminders ----------------------------------------------------------------------------------------
 
 

@@ -208,3 +208,88 @@ async def test_two_presses_at_once_patch_once(sqlite_harness: Harness) -> None:
     texts = card_text(first) + card_text(second)
     assert "Already accepted by" in texts
     assert sorted(a.outcome for a in h.audits()) == ["accepted", "already_accepted"]
+
+
+FAIL_REFERRAL_WRITES = """
+CREATE TRIGGER referral_writes_fail BEFORE UPDATE ON referral
+BEGIN SELECT RAISE(ABORT, 'disk on fire'); END
+"""
+
+
+def break_referral_writes(h: Harness) -> None:
+    """From now on the database refuses to change a referral (an unexpected failure, not a Partner Center one)."""
+    with h.engine.begin() as conn:
+        conn.exec_driver_sql(FAIL_REFERRAL_WRITES)
+
+
+async def test_forged_and_unknown_referral_ids_are_audited_and_change_nothing(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    [(rid, root)] = await posted(h)
+    presses: list[Any] = [{"referralId": "no-such-referral"}, {"referralId": 42}, {"referralId": "x" * 500}, {}, "junk"]
+
+    cards = [await h.press("accept", data, reply_to_id=root) for data in presses]
+
+    assert all("That button didn't work" in card_text(card) for card in cards)
+    assert h.pc_requests("PATCH") == []
+    assert h.referral(rid).status == "New"
+    audits = h.audits()
+    assert [a.outcome for a in audits] == ["invalid"] * len(presses)
+    assert [a.referral_id for a in audits] == ["no-such-referral", "42", "x" * 64, "", ""]
+    assert all(a.user_name == "Sam Seller" and a.detail for a in audits)
+
+
+async def test_an_unexpected_failure_is_audited_and_the_presser_sees_the_card_as_stored(
+    sqlite_harness: Harness,
+) -> None:
+    h = sqlite_harness
+    [(rid, root)] = await posted(h)
+    break_referral_writes(h)
+
+    card = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+
+    assert "Accept didn't finish" in card_text(card) and "accept" in verbs(card)
+    [audit] = h.audits()
+    assert audit.outcome == "failed" and "disk on fire" in (audit.detail or "")
+
+
+async def test_a_slow_accept_that_fails_never_leaves_the_card_on_accepting(
+    sqlite_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = sqlite_harness
+    monkeypatch.setattr(bot.accept, "SLOW_SECONDS", 0.3)
+    [(rid, root)] = await posted(h)
+    h.faults.slow(1, delay=1.0, method="PATCH")
+    break_referral_writes(h)
+
+    card = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+    assert "Accepting…" in card_text(card)
+    await h.connector.wait_for(lambda c: bool(h.updates(root)))
+
+    edited = h.updates(root)[-1].card or {}
+    assert "Accept didn't finish" in card_text(edited) and "Accepting…" not in card_text(edited)
+    assert "accept" in verbs(edited)  # stored as New: the button is back
+    [audit] = h.audits()
+    assert audit.outcome == "failed" and "disk on fire" in (audit.detail or "")
+
+
+async def test_a_slow_accept_whose_edit_keeps_failing_is_left_to_the_dispatcher(
+    sqlite_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Partner Center refuses (the card says so) and the Bot Connector refuses every direct edit: the dispatcher,
+    which retries, puts the card back; it never stays on "Accepting…"."""
+    h = sqlite_harness
+    monkeypatch.setattr(bot.accept, "SLOW_SECONDS", 0.3)
+    monkeypatch.setattr(bot.accept, "EDIT_BACKOFF", 0.01)
+    [(rid, root)] = await posted(h)
+    h.faults.slow(1, delay=1.0, method="PATCH")
+    h.faults.forbidden(1, method="PATCH")
+    h.connector.fail_next(503, bot.accept.EDIT_ATTEMPTS)
+
+    card = await h.press("accept", {"referralId": rid}, reply_to_id=root)
+    assert "Accepting…" in card_text(card)
+    await h.connector.wait_for(lambda c: bool(h.updates(root)), timeout=30)
+
+    edited = h.updates(root)[-1].card or {}
+    assert "Accepting…" not in card_text(edited) and "accept" in verbs(edited)
+    assert h.connector.failed == bot.accept.EDIT_ATTEMPTS
+    assert [a.outcome for a in h.audits()] == ["error"]
