@@ -350,7 +350,8 @@ class SignedInTokenSource:
 # /login and /logout
 
 
-OutcomeStatus = Literal["signed_in", "declined", "timeout", "replaced", "error"]
+OutcomeStatus = Literal["signed_in", "declined", "timeout", "replaced", "cancelled", "error"]
+EndReason = Literal["replaced", "cancelled"]  # why no one waits for a device code any more: a newer /login, /logout
 
 
 @dataclass(frozen=True)
@@ -372,7 +373,12 @@ class PendingSignIn:
     flow: dict[str, Any] = field(repr=False)
     app: msal.PublicClientApplication = field(repr=False)
     cache: msal.SerializableTokenCache = field(repr=False)
-    replaced: bool = False
+    ended_by: EndReason | None = None
+
+    def end(self, why: EndReason) -> None:
+        """No one waits for this code any more: stop MSAL's poll loop and remember why."""
+        self.ended_by = self.ended_by or why
+        self.stop_polling()
 
     def stop_polling(self) -> None:
         """Make MSAL's blocking poll loop return within a second (its documented way out)."""
@@ -387,7 +393,9 @@ class SignInManager:
         self._engine = engine
         self._generation = 0
         self._pending: PendingSignIn | None = None
+        self._superseded_by: EndReason = "replaced"  # what ended the codes of older generations
         self._lock = asyncio.Lock()
+        self._showing = asyncio.Lock()
 
     @property
     def pending(self) -> PendingSignIn | None:
@@ -397,9 +405,7 @@ class SignInManager:
         """Ask Entra ID for a device code; `ConfigError` for missing settings, `UpstreamError` otherwise."""
         check_login_settings(self._settings)
         async with self._lock:
-            self._generation += 1
-            generation = self._generation
-            self._replace_pending(None)
+            generation = self._supersede("replaced")
         cache = msal.SerializableTokenCache()
         try:
             app, flow = await asyncio.to_thread(self._initiate, cache)
@@ -422,27 +428,46 @@ class SignInManager:
         async with self._lock:
             if generation == self._generation:
                 self._pending = pending
-            else:  # a newer /login started while this one was asking for its code
-                pending.replaced = True
-                pending.stop_polling()
+            else:  # a newer /login (or a /logout) came while this one was asking for its code
+                pending.end(self._superseded_by)
         return pending
+
+    def ended(self, pending: PendingSignIn) -> EndReason | None:
+        """Why no one waits for `pending`'s code any more; None while it is the one waited for."""
+        if pending.ended_by is None and pending.generation != self._generation:
+            pending.end(self._superseded_by)
+        return pending.ended_by
+
+    async def show(self, pending: PendingSignIn, present: Callable[[], Awaitable[object]]) -> bool:
+        """Show `pending`'s code with `present()`, unless it has ended already; True when shown.
+
+        One code is shown at a time, so a newer `/login` that replaces `pending` while its card is on its way
+        shows its own card after it: the code shown last is always the one still waited for.
+        """
+        async with self._showing:
+            if self.ended(pending) is not None:
+                return False
+            await present()
+            return True
 
     def _initiate(self, cache: msal.SerializableTokenCache) -> tuple[msal.PublicClientApplication, dict[str, Any]]:
         app = build_msal_app(self._settings, cache)
         flow: dict[str, Any] = app.initiate_device_flow(scopes=scopes(self._settings))
         return app, flow
 
-    def _replace_pending(self, new: PendingSignIn | None) -> None:
-        old, self._pending = self._pending, new
+    def _supersede(self, why: EndReason) -> int:
+        """End the pending sign-in (and any still asking for its code) for `why`; returns the new generation."""
+        self._generation += 1
+        self._superseded_by = why
+        old, self._pending = self._pending, None
         if old is not None:
-            old.replaced = True
-            old.stop_polling()
+            old.end(why)
+        return self._generation
 
     async def cancel(self) -> None:
-        """Stop waiting for the pending sign-in, if any."""
+        """Stop waiting for the pending sign-in, if any (`/logout`: its outcome is "cancelled")."""
         async with self._lock:
-            self._generation += 1
-            self._replace_pending(None)
+            self._supersede("cancelled")
 
     async def wait(self, pending: PendingSignIn) -> SignInOutcome:
         """Poll until the code is used, declined, expires or is replaced; store the sign-in on success."""
@@ -457,8 +482,9 @@ class SignInManager:
                     self._pending = None
             return SignInOutcome("error", reason=str(_unreachable(self._settings, exc)))
         async with self._lock:
-            if pending.replaced or pending.generation != self._generation:
-                return SignInOutcome("replaced")
+            ended = self.ended(pending)
+            if ended is not None:
+                return SignInOutcome(ended)
             if "access_token" not in result:
                 self._pending = None
                 return _failed_outcome(result)

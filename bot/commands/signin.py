@@ -39,9 +39,10 @@ def register(router: Router) -> None:
             return Reply(text=str(exc))
         except UpstreamError as exc:
             return Reply(text=messages.LOGIN_COULD_NOT_START.format(reason=str(exc)))
-        await req.conversation.send(
-            Reply(card=device_code_card(pending.user_code, pending.verification_uri, pending.expires_at))
-        )
+        card = Reply(card=device_code_card(pending.user_code, pending.verification_uri, pending.expires_at))
+        if not await manager.show(pending, lambda: req.conversation.send(card)):
+            # a newer /login (or a /logout) came while this one was asking for its code: its card would be dead
+            return Reply(text=outcome_text(SignInOutcome(manager.ended(pending) or "replaced")))
         req.conversation.follow_up(lambda: _finish(req, manager, pending))
         return None
 
@@ -76,6 +77,8 @@ def outcome_text(outcome: SignInOutcome) -> str:
         return messages.LOGIN_TIMEOUT
     if outcome.status == "replaced":
         return messages.LOGIN_REPLACED
+    if outcome.status == "cancelled":
+        return messages.LOGIN_CANCELLED
     return messages.LOGIN_FAILED.format(reason=outcome.reason or "unknown error")
 
 

@@ -87,6 +87,8 @@ async def _openid_configuration(request: web.Request) -> web.Response:
 async def _device_code(request: web.Request) -> web.Response:
     form = await request.post()
     entra = _entra(request)
+    if entra.device_code_holds:
+        await entra.device_code_holds.popleft().wait()
     try:
         code = entra.start_device_flow(
             request.match_info["tenant"], str(form.get("client_id", "")), str(form.get("scope", ""))

@@ -6,6 +6,7 @@ Thread-safe, because tests and the demo drive it from other threads than the one
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -77,6 +78,9 @@ class FakeEntra:
 
     `access_token_lifetime` is what `expires_in` says for new access tokens (MSAL treats a token with under
     five minutes left as expired, so a lifetime below 300 s makes every silent call refresh).
+    `omit_from_tokens` leaves fields out of token answers (`id_token`, `refresh_token`: what some tenants and
+    policies do). Each device-code request waits for the next event in `device_code_holds`, if any, before it
+    answers (tests of racing `/login`s; the event belongs to the loop that serves the app).
     """
 
     access_token_lifetime: int = 3600
@@ -84,6 +88,8 @@ class FakeEntra:
     poll_interval: int = 5
     default_username: str = DEFAULT_USERNAME
     allowed_client_ids: frozenset[str] | None = None  # None: any client id is a registered public client
+    omit_from_tokens: frozenset[str] = frozenset()
+    device_code_holds: deque[asyncio.Event] = field(default_factory=deque)
     requests: deque[RequestRecord] = field(default_factory=lambda: deque(maxlen=_REQUEST_LOG_SIZE))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _device_codes: dict[str, DeviceCode] = field(default_factory=dict, repr=False)
@@ -241,7 +247,8 @@ class FakeEntra:
         access_token = secrets.token_urlsafe(48)
         refresh_token = secrets.token_urlsafe(64)
         self._access_tokens[access_token] = AccessToken(grant.username, grant.scope, now + self.access_token_lifetime)
-        self._refresh_tokens[refresh_token] = grant  # the same grant: revoking it revokes every token of the sign-in
+        if "refresh_token" not in self.omit_from_tokens:
+            self._refresh_tokens[refresh_token] = grant  # one grant: revoking it revokes every token of the sign-in
         tenant_id = tenant_id_for(grant.tenant)
         oid = object_id_for(grant.username)
         claims = {
@@ -258,8 +265,9 @@ class FakeEntra:
             "ver": "2.0",
         }
         id_token = unsigned_jwt(claims)
-        self._id_tokens.append(id_token)
-        return {
+        if "id_token" not in self.omit_from_tokens:
+            self._id_tokens.append(id_token)
+        answer = {
             "token_type": "Bearer",
             "scope": grant.scope,
             "expires_in": self.access_token_lifetime,
@@ -269,6 +277,7 @@ class FakeEntra:
             "id_token": id_token,
             "client_info": _b64url(json.dumps({"uid": oid, "utid": tenant_id}).encode()),
         }
+        return {name: value for name, value in answer.items() if name not in self.omit_from_tokens}
 
 
 def resource_scope(scope: str) -> str:

@@ -1,0 +1,67 @@
+"""`/login` through the real bot app against the fake Entra ID: racing `/login`s, `/logout` during one, and
+token answers without an id token or a refresh token."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from bot import messages
+from tests.fakes.activities import ADMIN
+from tests.signin.world import World, code_on
+
+
+def device_code_requests(world: World) -> int:
+    return sum(1 for r in world.entra.requests if r.path.endswith("/devicecode"))
+
+
+async def post_login_held(world: World) -> tuple[asyncio.Task[Any], asyncio.Event]:
+    """`/login` whose device-code request Entra holds until the returned event is set."""
+    hold = asyncio.Event()
+    world.entra.device_code_holds.append(hold)
+    before = device_code_requests(world)
+    client: TestClient = world.client
+    posting = asyncio.create_task(client.post("/api/messages", json=world.teams.message("/login", user=ADMIN)))
+    for _ in range(200):
+        if device_code_requests(world) > before:
+            return posting, hold
+        await asyncio.sleep(0.02)
+    raise AssertionError("the held /login never asked Entra for a code")
+
+
+async def test_a_login_replaced_while_asking_for_its_code_shows_no_dead_card(world: World) -> None:
+    mark = len(world.connector.sent)
+    first, hold = await post_login_held(world)
+    second_code, _ = await world.login()  # the newer /login gets its code first
+    hold.set()  # now the first one gets its code, already replaced
+    assert (await first).status in (200, 201)
+
+    cards = [code_on(s.card) for s in world.connector.sent[mark:] if s.card is not None]
+    assert cards == [second_code]  # the dead code is never shown, so the last card is the valid one
+    await world.texts_after(mark, lambda t: t == messages.LOGIN_REPLACED)
+
+    await world.approve(second_code, "new@contoso.example")
+    texts = await world.texts_after(mark, lambda t: t.startswith("Signed in"))
+    assert messages.LOGIN_SIGNED_IN.format(username="new@contoso.example") in texts
+    assert texts.count(messages.LOGIN_REPLACED) == 1
+
+
+async def test_logout_during_a_pending_login_says_it_was_cancelled(world: World) -> None:
+    code, mark = await world.login()
+    assert messages.LOGOUT_NOTHING in await world.say("/logout")
+    texts = await world.texts_after(mark, lambda t: t == messages.LOGIN_CANCELLED)
+    assert messages.LOGIN_REPLACED not in texts
+    await world.approve(code)  # too late: nobody waits for that code any more
+    await asyncio.sleep(1.5)  # MSAL's poll loop has ended; it must not have stored anything
+    assert world.row() is None
+
+    mark = len(world.connector.sent)
+    asking, hold = await post_login_held(world)  # /logout while a /login still asks for its code
+    assert messages.LOGOUT_NOTHING in await world.say("/logout")
+    hold.set()
+    assert (await asking).status in (200, 201)
+    texts = await world.texts_after(mark, lambda t: t == messages.LOGIN_CANCELLED)
+    assert messages.LOGIN_REPLACED not in texts
+    assert not any(s.card for s in world.connector.sent[mark:])  # and its dead code is not shown
