@@ -100,6 +100,16 @@ LOGIN_CARD_STEPS = (
 LOGIN_CARD_EXPIRES = "The code works until {expires}. I'll tell you here when the sign-in is done."
 LOGIN_CARD_OPEN = "Open sign-in page"
 LOGIN_SIGNED_IN = "Signed in to Partner Center as {username}. Scheduled syncs use this account from now on."
+LOGIN_SIGNED_IN_UNKNOWN = (
+    "Signed in to Partner Center, but Entra ID didn't say which account (its answer had no id token). "
+    "Scheduled syncs use this sign-in from now on."
+)
+LOGIN_NO_REFRESH_TOKEN = (
+    "⚠️ Entra ID gave no refresh token with this sign-in, so I can't renew it: syncing stops when the access "
+    "token expires ({expires}) and someone must run `/login` again. Check that the app registration may get "
+    "refresh tokens (offline_access) and that no policy removes them."
+)
+LOGIN_NO_ACCOUNT = "Entra ID's answer named no account I could keep, so nothing changed"
 LOGIN_DECLINED = "The sign-in was declined, so nothing changed. Run `/login` to try again."
 LOGIN_TIMEOUT = "The sign-in code expired before it was used, so nothing changed. Run `/login` for a new one."
 LOGIN_REPLACED = "That sign-in code is no longer valid: a newer `/login` replaced it."

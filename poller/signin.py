@@ -357,8 +357,10 @@ EndReason = Literal["replaced", "cancelled"]  # why no one waits for a device co
 @dataclass(frozen=True)
 class SignInOutcome:
     status: OutcomeStatus
-    username: str | None = None
+    username: str | None = None  # None also when signed in: Entra ID's answer named no user (no id token)
     reason: str | None = None
+    has_refresh_token: bool = True  # False: the poller can only go on until `access_token_expires_at`
+    access_token_expires_at: datetime | None = None
 
 
 @dataclass
@@ -488,34 +490,40 @@ class SignInManager:
             if "access_token" not in result:
                 self._pending = None
                 return _failed_outcome(result)
-            username = await asyncio.to_thread(self._store, pending, result)
             self._pending = None
-        log.info("signed in to Partner Center", extra={"username": username})
-        return SignInOutcome("signed_in", username=username)
+            outcome = await asyncio.to_thread(self._store, pending, result)
+        if outcome.status == "signed_in":
+            log.info("signed in to Partner Center", extra={"username": outcome.username})
+        return outcome
 
-    def _store(self, pending: PendingSignIn, result: dict[str, Any]) -> str:
+    def _store(self, pending: PendingSignIn, result: dict[str, Any]) -> SignInOutcome:
+        """Keep the new sign-in; an answer that names no account (MSAL could not make one) can't be used."""
         claims = result.get("id_token_claims") or {}
         accounts = pending.app.get_accounts()
-        account = next((a for a in accounts if a.get("username") == claims.get("preferred_username")), None)
-        account = account or (accounts[0] if accounts else {})
-        username = str(claims.get("preferred_username") or account.get("username") or claims.get("name") or "?")
+        if not accounts:
+            return SignInOutcome("error", reason=messages.LOGIN_NO_ACCOUNT)
+        account = next((a for a in accounts if a.get("username") == claims.get("preferred_username")), accounts[0])
+        username = str(claims.get("preferred_username") or account.get("username") or claims.get("name") or "")
         now = utcnow()
-        _store_new_sign_in(
-            self._engine,
-            {
-                "encrypted_cache": encrypt_cache(cache_cipher(self._settings), pending.cache),
-                "username": username,
-                "home_account_id": account.get("home_account_id"),
-                "state": "signed_in",
-                "failure_reason": None,
-                "has_refresh_token": _has_refresh_token(pending.cache),
-                "signed_in_at": now,
-                "last_refresh_at": now,
-                "access_token_expires_at": _expires_at(result),
-                "admins_notified_at": None,
-            },
+        values = {
+            "encrypted_cache": encrypt_cache(cache_cipher(self._settings), pending.cache),
+            "username": username or None,
+            "home_account_id": account.get("home_account_id"),
+            "state": "signed_in",
+            "failure_reason": None,
+            "has_refresh_token": _has_refresh_token(pending.cache),
+            "signed_in_at": now,
+            "last_refresh_at": now,
+            "access_token_expires_at": _expires_at(result),
+            "admins_notified_at": None,
+        }
+        _store_new_sign_in(self._engine, values)
+        return SignInOutcome(
+            "signed_in",
+            username=values["username"],
+            has_refresh_token=values["has_refresh_token"],
+            access_token_expires_at=values["access_token_expires_at"],
         )
-        return username
 
     async def logout(self) -> SignIn | None:
         """Forget the stored sign-in (and stop a pending one); returns what was stored, or None."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot import messages
 from bot.router import PERSONAL, CommandRequest, Reply, Router
+from cards.common import format_datetime
 from cards.signin import device_code_card
 from core.errors import CommandError, ConfigError, UpstreamError
 from poller import signin
@@ -70,7 +71,7 @@ async def _finish(req: CommandRequest, manager: SignInManager, pending: PendingS
 
 def outcome_text(outcome: SignInOutcome) -> str:
     if outcome.status == "signed_in":
-        return messages.LOGIN_SIGNED_IN.format(username=outcome.username)
+        return _signed_in_text(outcome)
     if outcome.status == "declined":
         return messages.LOGIN_DECLINED
     if outcome.status == "timeout":
@@ -106,3 +107,15 @@ def admin_notice_hook(services: Any) -> Callable[[SyncRun], Awaitable[None]]:
             await notify_admins_if_needed(services)
 
     return after_sync
+
+
+def _signed_in_text(outcome: SignInOutcome) -> str:
+    """Who is signed in (when Entra ID said), and a warning when no refresh token came with the sign-in."""
+    if outcome.username:
+        text = messages.LOGIN_SIGNED_IN.format(username=outcome.username)
+    else:
+        text = messages.LOGIN_SIGNED_IN_UNKNOWN
+    if not outcome.has_refresh_token:
+        expires = format_datetime(outcome.access_token_expires_at)
+        text += "\n\n" + messages.LOGIN_NO_REFRESH_TOKEN.format(expires=expires)
+    return text

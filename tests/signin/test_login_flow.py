@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from bot import messages
 from tests.fakes.activities import ADMIN
-from tests.signin.world import World, code_on
+from tests.signin.world import ADA, World, code_on
 
 
 def device_code_requests(world: World) -> int:
@@ -65,3 +65,35 @@ async def test_logout_during_a_pending_login_says_it_was_cancelled(world: World)
     texts = await world.texts_after(mark, lambda t: t == messages.LOGIN_CANCELLED)
     assert messages.LOGIN_REPLACED not in texts
     assert not any(s.card for s in world.connector.sent[mark:])  # and its dead code is not shown
+
+
+async def test_a_sign_in_without_an_id_token_does_not_claim_a_user(world: World) -> None:
+    world.entra.omit_from_tokens = frozenset({"id_token"})
+    code, mark = await world.login()
+    await world.approve(code)
+    texts = await world.texts_after(mark, lambda t: t.startswith("Signed in"))
+    assert messages.LOGIN_SIGNED_IN_UNKNOWN in texts
+    assert not any("as ?" in t or "None" in t for t in texts)
+    [status] = await world.say("status")
+    assert "signed in as an unknown account" in status and "Refresh token held | yes" in status
+    run = await world.services.sync.run("manual")  # and the sign-in works
+    assert run.status == "success", run.error
+
+
+async def test_a_sign_in_without_a_refresh_token_says_it_cannot_last(world: World) -> None:
+    world.entra.omit_from_tokens = frozenset({"refresh_token"})
+    code, mark = await world.login()
+    await world.approve(code)
+    texts = await world.texts_after(mark, lambda t: t.startswith("Signed in"))
+    [signed_in] = [t for t in texts if t.startswith("Signed in")]
+    assert signed_in.startswith(messages.LOGIN_SIGNED_IN.format(username=ADA))
+    assert "no refresh token" in signed_in and "/login" in signed_in and " UTC" in signed_in
+    [status] = await world.say("status")
+    assert f"signed in as {ADA}" in status and "Refresh token held | no" in status
+
+    sync = world.services.sync
+    assert (await sync.run("schedule")).status == "success"  # the access token still works for now
+    await world.entra_post("/_sandbox/expire-access-tokens")
+    assert (await sync.run("schedule")).status == "not_signed_in"
+    [notice] = world.notices_to(ADMIN)
+    assert messages.SIGNIN_NO_REFRESH_TOKEN in notice.text
