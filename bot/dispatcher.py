@@ -3,7 +3,12 @@
 - `post`: one card per referral per sales channel, ever. The `PostedCard` row is committed right after the
   connector took the card, and checked before every post, so a retry never posts twice.
 - `update`: every posted copy of the card is edited in place when its content changed (hash of the card).
-- reminders: one reply in the card's thread when a co-sell referral still `New` is about to expire.
+- countdown: the card's "time left" is rendered with the real clock, so the hash changes when the shown value
+  does (every hour; every minute in the last hour). At most every `refresh_every` seconds, when no other work
+  is waiting, up to `refresh_batch` such cards of referrals still `New` are edited (soonest expiry first), so
+  the shown time stays current without edit storms, inside the same per-thread limits.
+- reminders: one reply in the card's thread when a co-sell referral still `New` is about to expire; the card is
+  brought up to date at the same time, so it shows the time left the reminder says.
 
 Failures never lose work: the outbox row stays pending with `attempts`, `next_attempt_at` and `last_error`.
 Sends are throttled per thread to Teams' limits (7 per 1 s, 8 per 2 s, 60 per 30 s); a 429 waits for its
@@ -24,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -41,7 +46,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TEAMS_THREAD_LIMITS: tuple[tuple[float, int], ...] = ((1.0, 7), (2.0, 8), (30.0, 60))
-_HASH_NOW = datetime(2000, 1, 1, tzinfo=UTC)  # a fixed clock, so the hash only changes with the referral
 # The Bot Connector says the message or conversation is gone (404) or the bot may not write there (403):
 # retrying cannot help until someone reinstalls the bot, which refreshes the conversation reference.
 GONE = (403, 404)
@@ -61,6 +65,9 @@ class DispatchOptions:
     limits: tuple[tuple[float, int], ...] = TEAMS_THREAD_LIMITS
     limit_margin: float = 0.1  # seconds added to every window: clocks and latency differ between us and Teams
     stop_grace: float = 5.0
+    refresh_every: timedelta = timedelta(minutes=1)  # how often shown "time left" values are checked
+    refresh_batch: int = 20  # at most this many cards edited per check (the rest wait for the next one)
+    expired_shown_for: timedelta = timedelta(days=1)  # a card that just expired is edited once more to say so
 
 
 class SlidingWindowLimiter:
@@ -125,6 +132,7 @@ class Dispatcher:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._claimed: set[int] = set()
+        self._next_refresh: datetime | None = None
         self.passes = 0
 
     # -- life cycle ---------------------------------------------------------------------------------
@@ -198,9 +206,12 @@ class Dispatcher:
             if self._stopping:
                 break
             await self._run_job(job, channels)
+        more = len(jobs) >= self.options.batch
         if not self._stopping:
             await self._reminders()
-        return len(jobs) >= self.options.batch and not self._stopping
+        if not self._stopping and not more:
+            await self._refresh_countdowns()
+        return more and not self._stopping
 
     async def _run_job(self, job: repo.Job, channels: list[repo.Channel]) -> None:
         try:
@@ -212,7 +223,7 @@ class Dispatcher:
             error = f"{type(exc).__name__}: {exc}"
         now = self.services.now()
         if error is None:
-            if await self.services.db(repo.finish_job, job.id, now=now, card_hash=self._hash):
+            if await self.services.db(repo.finish_job, job.id, now=now, card_hash=partial(self._hash, now=now)):
                 self.wake()  # the referral changed while we were sending: its edit is queued
         else:
             delay = jittered(self.options.row_backoff_base, job.attempts, self.options.row_backoff_cap)
@@ -234,8 +245,9 @@ class Dispatcher:
     def _render(self, referral: Referral, lead: Lead | None, now: datetime) -> dict[str, Any]:
         return referral_card(referral, lead=lead, portal_url=self.services.settings.partner_center_portal_url, now=now)
 
-    def _hash(self, referral: Referral, lead: Lead | None) -> str:
-        return card_hash(self._render(referral, lead, _HASH_NOW))
+    def _hash(self, referral: Referral, lead: Lead | None, *, now: datetime) -> str:
+        """The hash of the card as it should look at `now` (its time left included)."""
+        return card_hash(self._render(referral, lead, now))
 
     async def _current(self, referral_id: str) -> tuple[Referral | None, Lead | None]:
         return await self.services.db(repo.referral_and_lead, referral_id)
@@ -276,12 +288,12 @@ class Dispatcher:
         if not channels:
             return "no sales channel yet"
         done = {p.conversation_id for p in await self.services.db(repo.posted_cards, referral.id)}
-        posted_hash = self._hash(referral, lead)
         errors: list[str] = []
         for channel in channels:
             if channel.conversation_id in done:
                 continue
             card = self._render(referral, lead, self.services.now())
+            posted_hash = card_hash(card)
             try:
                 activity_id = await self._deliver(
                     channel.conversation_id,
@@ -311,7 +323,8 @@ class Dispatcher:
         referral, lead = await self._current(job.referral_id)
         if referral is None:
             return None
-        wanted = self._hash(referral, lead)
+        card = self._render(referral, lead, self.services.now())
+        wanted = card_hash(card)
         errors: list[str] = []
         for posted in await self.services.db(repo.posted_cards, referral.id):
             if posted.card_hash == wanted:
@@ -320,26 +333,55 @@ class Dispatcher:
             if reference is None:
                 log.info("card's channel is gone; not edited", extra={"channel": posted.conversation_id})
                 continue
-            card = self._render(referral, lead, self.services.now())
-            try:
-                await self._deliver(
-                    posted.conversation_id,
-                    partial(
-                        self.services.proactive.update, reference, posted.conversation_id, posted.activity_id, card
-                    ),
-                )
-            except DeliveryError as exc:
-                if exc.status not in GONE:
-                    errors.append(f"{posted.conversation_id}: {exc}")
-                    continue
-                # Deleted in Teams, or the bot was removed: settle this version instead of retrying forever.
-                log.warning(
-                    "card cannot be edited any more (deleted, or the bot removed)",
-                    extra={"referral_id": referral.id, "channel": posted.conversation_id, "error": str(exc)[:200]},
-                )
-            await self.services.db(repo.set_card_hash, posted.id, wanted)
-            log.info("referral card edited", extra={"referral_id": referral.id, "channel": posted.conversation_id})
+            if (error := await self._edit(posted, reference, card, wanted)) is not None:
+                errors.append(error)
         return "; ".join(errors) or None
+
+    async def _edit(
+        self, posted: repo.Posted, reference: dict[str, Any], card: dict[str, Any], wanted: str
+    ) -> str | None:
+        """Edit one posted copy to `card` (hash `wanted`); the error when it should be tried again later."""
+        try:
+            await self._deliver(
+                posted.conversation_id,
+                partial(self.services.proactive.update, reference, posted.conversation_id, posted.activity_id, card),
+            )
+        except DeliveryError as exc:
+            if exc.status not in GONE:
+                return f"{posted.conversation_id}: {exc}"
+            # Deleted in Teams, or the bot was removed: settle this version instead of retrying forever.
+            log.warning(
+                "card cannot be edited any more (deleted, or the bot removed)",
+                extra={"referral_id": posted.referral_id, "channel": posted.conversation_id, "error": str(exc)[:200]},
+            )
+        await self.services.db(repo.set_card_hash, posted.id, wanted)
+        log.info("referral card edited", extra={"referral_id": posted.referral_id, "channel": posted.conversation_id})
+        return None
+
+    # -- time left ----------------------------------------------------------------------------------
+
+    async def _refresh_countdowns(self, *, only: int | None = None) -> None:
+        """Edit cards whose shown time left is out of date: all of them (a few per check), or posted card `only`."""
+        now = self.services.now()
+        if only is None:
+            if self._next_refresh is not None and now < self._next_refresh:
+                return
+            self._next_refresh = now + self.options.refresh_every
+        edited = 0
+        cards = await self.services.db(
+            repo.countdown_cards, now=now, expired_for=self.options.expired_shown_for, posted_id=only
+        )
+        for due in cards:
+            if self._stopping or edited >= self.options.refresh_batch:
+                return
+            card = self._render(due.referral, due.lead, now)
+            wanted = card_hash(card)
+            if wanted == due.posted.card_hash:
+                continue
+            edited += 1
+            error = await self._edit(due.posted, due.reference, card, wanted)
+            if error is not None:  # the next check tries again
+                log.warning("time left not refreshed", extra={"referral_id": due.referral.id, "error": error[:200]})
 
     # -- reminders ----------------------------------------------------------------------------------
 
@@ -373,6 +415,7 @@ class Dispatcher:
                     log.warning("reminder cannot be posted (card gone or bot removed)", extra={"error": str(exc)[:200]})
             await self.services.db(repo.mark_reminded, posted.id, now=self.services.now())
             log.info("expiry reminder posted", extra={"referral_id": posted.referral_id})
+            await self._refresh_countdowns(only=posted.id)  # the card says what the reminder says
 
 
 def start_dispatcher(services: Services) -> Dispatcher:

@@ -260,6 +260,46 @@ def reminders_due(session: Session, *, now: datetime, within: timedelta, limit: 
     return due
 
 
+@dataclass(frozen=True)
+class Countdown:
+    """A posted card whose time left is still counting down: the referral as stored, its lead and channel."""
+
+    posted: Posted
+    referral: Referral
+    lead: Lead | None
+    reference: dict[str, Any]
+
+
+def countdown_cards(
+    session: Session, *, now: datetime, expired_for: timedelta, posted_id: int | None = None, limit: int = 500
+) -> list[Countdown]:
+    """Posted cards (in channels we are still in) of referrals still New with an expiry date, soonest first;
+    with `posted_id` only that one.
+
+    Cards that expired less than `expired_for` ago are included, so they are edited once more to say "expired".
+    """
+    query = (
+        select(PostedCard, Referral, ConversationRef)
+        .join(Referral, col(Referral.id) == col(PostedCard.referral_id))
+        .join(ConversationRef, col(ConversationRef.conversation_id) == col(PostedCard.conversation_id))
+        .where(
+            Referral.status == "New",
+            col(Referral.expires_at).is_not(None),
+            col(Referral.expires_at) > now - expired_for,
+            col(ConversationRef.installed),
+        )
+        .order_by(col(Referral.expires_at), col(PostedCard.id))
+        .limit(limit)
+    )
+    if posted_id is not None:
+        query = query.where(col(PostedCard.id) == posted_id)
+    found: list[Countdown] = []
+    for card, referral, conversation in session.exec(query).all():
+        lead = session.get(Lead, referral.lead_id) if referral.lead_id is not None else None
+        found.append(Countdown(_posted(card), referral, lead, dict(conversation.reference)))
+    return found
+
+
 def mark_reminded(session: Session, posted_id: int, *, now: datetime) -> None:
     card = session.get(PostedCard, posted_id)
     if card is None:

@@ -7,12 +7,13 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from bot.app import SERVICES, create_app
 from sandbox.partner_center.store import format_timestamp
 from tests.bot.conftest import bot_settings
 from tests.fakes.activities import TEAM
-from tests.fakes.connector import FakeConnector
+from tests.fakes.connector import FakeConnector, Sent
 from tests.notify.conftest import ADMIN, CHANNEL_ID, FAST, Harness, card_text, co_sell
 
 UNLIMITED = ((1.0, 10_000),)
@@ -289,3 +290,64 @@ async def test_retry_after_given_as_an_http_date_is_waited_for(sqlite_harness: H
     assert_each_posted_once(h, [referral["id"]])
     assert h.connector.early == 0  # no try came before the date
     assert h.connector.failed == 1
+
+
+def expires_in(delta: timedelta) -> tuple[datetime, str]:
+    """An expiry `delta` from now, at a whole second (Partner Center's precision), and its wire form."""
+    when = (datetime.now(UTC) + delta).replace(microsecond=0)
+    return when, format_timestamp(when)
+
+
+def reminders(h: Harness) -> list[Sent]:
+    return [s for s in h.connector.of("reply") if "expires in" in s.text]
+
+
+def expiry_fact(card: dict[str, Any] | None) -> str:
+    [facts] = [e for e in (card or {}).get("body", []) if e.get("type") == "FactSet"]
+    return next(f["value"] for f in facts["facts"] if f["title"] == "Expires")
+
+
+async def test_time_left_on_a_posted_card_is_kept_current_without_edit_storms(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    expires, wire = expires_in(timedelta(days=3, minutes=30))
+    referral = co_sell(expirationDateTime=wire)
+    h.store.add(referral)
+    await h.start()
+    await h.install()
+    await h.sync()
+    await h.settle()
+    root = h.card_of(referral["id"]).activity_id
+    assert expiry_fact(h.card_of(referral["id"]).card).startswith("3 days left")
+
+    await h.passes(3)
+    assert h.updates(root) == []  # the shown value has not changed yet
+    h.services.now = lambda: expires - timedelta(days=2, hours=22, minutes=10)  # two hours later
+    await h.passes(5)
+
+    [edit] = h.updates(root)
+    assert expiry_fact(edit.card).startswith("2 days 22 hours left")
+    assert len(h.creates()) == 1 and reminders(h) == []
+
+
+async def test_the_card_shows_the_reminders_time_left(sqlite_harness: Harness) -> None:
+    """The reminder is posted when the card's check is not due: the card is still edited with it."""
+    h = sqlite_harness
+    h.options = replace(FAST, refresh_every=timedelta(days=365))
+    expires, wire = expires_in(timedelta(days=2))
+    referral = co_sell(expirationDateTime=wire)
+    h.store.add(referral)
+    await h.start()
+    await h.install()
+    await h.sync()
+    await h.settle()
+    root = h.card_of(referral["id"]).activity_id
+    await h.passes(2)
+
+    h.services.now = lambda: expires - timedelta(hours=5, minutes=30)
+    await h.connector.wait_for(lambda c: bool(reminders(h)))
+    await h.passes(2)
+
+    [reminder] = reminders(h)
+    assert "expires in 5 h 30 min" in reminder.text
+    [edit] = h.updates(root)
+    assert expiry_fact(edit.card).startswith("expires in 5 hours")
