@@ -124,7 +124,7 @@ class CardActions:
 
 
 async def referrals_list(services: Services, *, kind: str | None, status: str | None, page: int) -> dict[str, Any]:
-    rows, total = await services.db(
+    rows, total, more = await services.db(
         queries.list_referrals, kind=kind, statuses=STATUS_WORDS[status], page=page, page_size=PAGE_SIZE
     )
     return referral_list_card(
@@ -133,6 +133,7 @@ async def referrals_list(services: Services, *, kind: str | None, status: str | 
         status=status,
         page=page,
         total=total,
+        more=more,
         page_size=PAGE_SIZE,
         now=services.now(),
     )

@@ -141,11 +141,12 @@ def _row(referral: Referral, now: datetime) -> Element:
     }
 
 
-def list_title(kind: str, status: str | None, total: int) -> str:
-    """`Co-sell referrals — open (12)`; kind `all` reads `All referrals — …`."""
+def list_title(kind: str, status: str | None, total: int, more: bool = False) -> str:
+    """`Co-sell referrals — open (12)`, or `(1,000+)` when there are more than counted; kind `all` reads
+    `All referrals — …`."""
     what = "All" if kind == "all" else kind_label(kind)
     state = plain(status.lower(), 16) if status else "open"
-    return f"{what} referrals — {state} ({total})"
+    return f"{what} referrals — {state} ({total:,}{'+' if more else ''})"
 
 
 def referral_list_card(
@@ -157,21 +158,24 @@ def referral_list_card(
     total: int,
     page_size: int,
     now: datetime,
+    more: bool = False,
 ) -> Card:
-    """One page of referrals; each row opens the referral card, and Previous/Next turn the page."""
+    """One page of referrals; each row opens the referral card, and Previous/Next turn the page. `more`:
+    there are more than `total` (which was counted only so far)."""
     page_size = max(1, page_size)
     pages = max(1, math.ceil(total / page_size))
-    body: list[Element] = [title_block(list_title(kind, status, total))]
+    body: list[Element] = [title_block(list_title(kind, status, total, more))]
     if not referrals:
         body.append(text_block("No referrals match."))
     else:
-        body.append(subtle(f"Page {page} of {pages}. Select a row for its details.", size="Small"))
+        of = f"{pages:,}+" if more else f"{pages:,}"
+        body.append(subtle(f"Page {page} of {of}. Select a row for its details.", size="Small"))
         body.extend(_row(referral, now) for referral in referrals[:page_size])
 
     actions: list[Element] = []
     if page > 1:
         target = min(page - 1, pages)
         actions.append(execute("Previous", "referralsPage", {"kind": kind, "status": status, "page": target}))
-    if page < pages:
+    if page < pages or more:
         actions.append(execute("Next", "referralsPage", {"kind": kind, "status": status, "page": page + 1}))
     return card(body, actions)

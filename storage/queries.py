@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.orm import defer
+from sqlalchemy import func, literal
+from sqlalchemy.orm import defer, load_only
 from sqlmodel import Session, col, select
 
 from storage.models import DomainScan, Lead, Referral, SignIn, SyncRun
@@ -15,23 +15,33 @@ OPEN_STATUSES = ("New", "Active")
 KIND_PRIORITY = ("co-sell", "ms-lead", "marketplace", "other")
 
 
+# Counting every match costs more than the rest of a list command once there are tens of thousands (an
+# index walk per request); past this many the list says "1,000+".
+COUNT_CAP = 1000
+LISTED_COLUMNS = ("id", "kind", "status", "substatus", "customer_name", "name", "deal_value", "currency", "expires_at")
+
+
 def list_referrals(
     session: Session, *, kind: str | None, statuses: Sequence[str], page: int, page_size: int
-) -> tuple[list[Referral], int]:
-    """One page of referrals, newest first, and how many match in all."""
+) -> tuple[list[Referral], int, bool]:
+    """One page of referrals, newest first; how many match, counted up to `COUNT_CAP` (or through this
+    page, if further); and whether there are more than that count."""
     where: list[Any] = [col(Referral.status).in_(statuses)]
     if kind:
         where.append(col(Referral.kind) == kind)
-    total = session.exec(select(func.count()).select_from(Referral).where(*where)).one()
+    limit = max(COUNT_CAP, page * page_size) + 1
+    matching = select(literal(1)).select_from(Referral).where(*where).limit(limit).subquery()
+    counted = int(session.exec(select(func.count()).select_from(matching)).one())
     rows = session.exec(
         select(Referral)
-        .options(defer(Referral.raw))  # type: ignore[arg-type]  # the list never shows the raw payload
+        .options(load_only(*(getattr(Referral, name) for name in LISTED_COLUMNS)))
         .where(*where)
         .order_by(col(Referral.created_at).desc(), col(Referral.id).desc())
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()
-    return list(rows), int(total)
+    more = counted == limit
+    return list(rows), counted - 1 if more else counted, more
 
 
 def get_referral(session: Session, referral_id: str) -> Referral | None:

@@ -81,6 +81,43 @@ async def test_referrals_lists_open_co_sell_after_a_sync(bot: BotUnderTest, wher
     assert "Tailspin" not in reply  # a marketplace lead
 
 
+async def test_a_long_list_counts_to_a_thousand_and_still_pages_on(bot: BotUnderTest) -> None:
+    """Past COUNT_CAP matches the list says "1,000+" instead of counting every row on every request, and
+    the Next button stays as long as there are more."""
+    from datetime import timedelta
+
+    from storage.queries import COUNT_CAP
+    from storage.sync_repo import insert_referrals
+    from storage.types import utcnow
+
+    now = utcnow()
+    rows = [
+        {
+            "id": f"bulk-{i:05d}",
+            "kind": "co-sell",
+            "direction": "Incoming",
+            "status": "New",
+            "etag": "e",
+            "customer_name": f"Bulk {i}",
+            "created_at": now - timedelta(minutes=i),
+            "raw": {},
+            "first_seen_at": now,
+            "last_synced_at": now,
+        }
+        for i in range(COUNT_CAP + 25)
+    ]
+    await bot.services.db(insert_referrals, rows)
+    before = len(bot.connector.sent)
+    [first] = await bot.say("referrals co-sell")
+    assert "open (1,000+)" in first and "Page 1 of 100+" in first and "Bulk 0 " in first + " "
+    card = bot.connector.sent[before].card
+    assert [a["title"] for a in card["actions"]] == ["Next"]
+    [far] = await bot.say("referrals co-sell page 102")
+    assert "Bulk 1010" in far and "Bulk 1019" in far and "open (1,020+)" in far  # counted through this page
+    [last] = await bot.say("referrals co-sell page 103")
+    assert "open (1,025)" in last and "Page 103 of 103" in last and "Bulk 1024" in last
+
+
 async def test_referrals_filters_by_kind_status_and_page(bot: BotUnderTest) -> None:
     await synced(bot)
     [marketplace] = await bot.say("referrals marketplace new")
