@@ -11,6 +11,14 @@
   brought up to date at the same time, so it shows the time left the reminder says.
 
 Failures never lose work: the outbox row stays pending with `attempts`, `next_attempt_at` and `last_error`.
+
+A post whose answer was lost (a timeout or a dropped connection after the request went out, or a 504) may have
+been carried out: Teams has no idempotency key for a new message and the Bot Connector cannot list a channel's
+messages, so whether the card is there cannot be checked. Losing the card would be worse than showing it twice,
+so it is posted again, but only after `ambiguous_delay` (never in the quick inline retries, which would add one
+card per try while the connector is in trouble), with a warning naming the referral and channel. So each lost
+answer costs at most one duplicate card. A reminder whose answer was lost counts as sent (the card shows the time
+left anyway).
 Sends are throttled per thread to Teams' limits (7 per 1 s, 8 per 2 s, 60 per 30 s); a 429 waits for its
 `Retry-After`, other retryable failures (412, 5xx, timeouts) back off exponentially with jitter.
 One loop per process runs in an asyncio task; it wakes on `wake()` (after a sync, `notify here`, Accept) and
@@ -49,6 +57,16 @@ TEAMS_THREAD_LIMITS: tuple[tuple[float, int], ...] = ((1.0, 7), (2.0, 8), (30.0,
 # The Bot Connector says the message or conversation is gone (404) or the bot may not write there (403):
 # retrying cannot help until someone reinstalls the bot, which refreshes the conversation reference.
 GONE = (403, 404)
+AMBIGUOUS = "may have been posted: "  # how a row's last_error starts after a lost answer
+# An exception on the way to the connector that means the request never left: safe to send again at once.
+_NOT_SENT = (
+    "ConnectionRefusedError",
+    "NewConnectionError",
+    "NameResolutionError",
+    "ConnectTimeout",
+    "ConnectTimeoutError",
+    "ClientConnectorError",
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,7 @@ class DispatchOptions:
     refresh_every: timedelta = timedelta(minutes=1)  # how often shown "time left" values are checked
     refresh_batch: int = 20  # at most this many cards edited per check (the rest wait for the next one)
     expired_shown_for: timedelta = timedelta(days=1)  # a card that just expired is edited once more to say so
+    ambiguous_delay: timedelta = timedelta(minutes=2)  # before re-posting a card whose post's answer was lost
 
 
 class SlidingWindowLimiter:
@@ -111,6 +130,36 @@ class SlidingWindowLimiter:
         """Teams said 429: nothing goes to `key` for `seconds`."""
         until = self.clock() + seconds
         self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)
+
+
+class MaybePosted(DeliveryError):
+    """A post failed in a way that does not tell whether the connector carried it out."""
+
+
+def may_have_posted(exc: DeliveryError) -> bool:
+    """True for a lost answer (no status, but the request went out) and a gateway timeout (504)."""
+    if exc.status is not None:
+        return exc.status == 504
+    return not any(type(cause).__name__ in _NOT_SENT for cause in _causes(exc))
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and everything it wraps (causes, contexts, msrest's `inner_exception`, urllib3's `reason`, args)."""
+    found: list[BaseException] = []
+    todo: list[Any] = [exc]
+    while todo and len(found) < 32:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        todo += [
+            item.__cause__,
+            item.__context__,
+            getattr(item, "inner_exception", None),
+            getattr(item, "reason", None),
+        ]
+        todo += list(item.args)
+    return found
 
 
 def card_hash(card: dict[str, Any]) -> str:
@@ -227,6 +276,8 @@ class Dispatcher:
                 self.wake()  # the referral changed while we were sending: its edit is queued
         else:
             delay = jittered(self.options.row_backoff_base, job.attempts, self.options.row_backoff_cap)
+            if error.startswith(AMBIGUOUS):
+                delay = max(delay, self.options.ambiguous_delay.total_seconds())
             log.warning(
                 "notification will be retried",
                 extra={
@@ -254,8 +305,11 @@ class Dispatcher:
 
     # -- sending ------------------------------------------------------------------------------------
 
-    async def _deliver(self, thread: str, send: Callable[[], Awaitable[T]]) -> T:
-        """Send within the thread's limits; retry 429 (after Retry-After) and 412/5xx/timeouts (backoff)."""
+    async def _deliver(self, thread: str, send: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
+        """Send within the thread's limits; retry 429 (after Retry-After) and 412/5xx/timeouts (backoff).
+
+        A send that is not `idempotent` (a new message) and may have been carried out raises `MaybePosted` at once.
+        """
         attempt = 0
         while True:
             await self.limiter.acquire(thread)
@@ -264,6 +318,8 @@ class Dispatcher:
             try:
                 return await send()
             except DeliveryError as exc:
+                if not idempotent and may_have_posted(exc):
+                    raise MaybePosted(str(exc), status=exc.status) from exc
                 attempt += 1
                 if not exc.retryable or attempt >= self.options.inline_attempts or self._stopping:
                     raise
@@ -298,7 +354,15 @@ class Dispatcher:
                 activity_id = await self._deliver(
                     channel.conversation_id,
                     partial(self.services.proactive.post_thread, channel.reference, channel.conversation_id, card),
+                    idempotent=False,
                 )
+            except MaybePosted as exc:
+                log.warning(
+                    "card post's answer was lost; it is posted again later and may then show twice",
+                    extra={"referral_id": referral.id, "channel": channel.conversation_id, "error": str(exc)[:200]},
+                )
+                errors.insert(0, f"{AMBIGUOUS}{channel.conversation_id}: {exc}")
+                continue
             except DeliveryError as exc:
                 if exc.status in GONE:
                     log.warning(
@@ -407,7 +471,10 @@ class Dispatcher:
                             posted.activity_id,
                             Reply(text=text),
                         ),
+                        idempotent=False,
                     )
+                except MaybePosted as exc:  # rather a reminder lost than two
+                    log.warning("reminder's answer was lost; counted as sent", extra={"error": str(exc)[:200]})
                 except DeliveryError as exc:
                     if exc.status not in GONE:
                         log.warning("reminder not delivered; will retry", extra={"error": str(exc)[:200]})

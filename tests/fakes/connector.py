@@ -59,6 +59,7 @@ class FakeConnector:
     strict_retry_after: bool = False
     early: int = 0
     _blocked: dict[str, float] = field(default_factory=dict)  # thread -> wall-clock time it may be used again
+    lose_answers: int = 0  # the next N creates are carried out, then the connection drops with no answer
 
     async def start(self) -> FakeConnector:
         app = web.Application()
@@ -157,6 +158,11 @@ class FakeConnector:
             return refused
         activity_id = str(next(self._ids))
         self._record(request, Sent("POST", "create", channel, body.get("activity") or {}, activity_id))
+        if self.lose_answers > 0:  # posted in Teams, but the bot never learns it (a timeout, a dropped link)
+            self.lose_answers -= 1
+            self.failed += 1
+            assert request.transport is not None
+            request.transport.abort()
         return web.json_response({"id": f"{channel};messageid={activity_id}", "activityId": activity_id}, status=201)
 
     async def _send(self, request: web.Request) -> web.Response:

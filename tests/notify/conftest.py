@@ -30,7 +30,14 @@ from tests.bot.conftest import TOKEN, Simulator, bot_settings, card_text
 from tests.fakes.activities import ADMIN, CHANNEL_ID, Teams
 from tests.fakes.connector import FakeConnector, Sent
 
-FAST = DispatchOptions(backoff_base=0.02, backoff_cap=0.2, row_backoff_base=0.05, row_backoff_cap=0.5, stop_grace=2.0)
+FAST = DispatchOptions(
+    backoff_base=0.02,
+    backoff_cap=0.2,
+    row_backoff_base=0.05,
+    row_backoff_cap=0.5,
+    stop_grace=2.0,
+    ambiguous_delay=timedelta(seconds=0.2),
+)
 
 __all__ = ["ADMIN", "CHANNEL_ID", "Harness", "Sent", "card_text", "co_sell"]
 

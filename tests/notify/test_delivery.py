@@ -351,3 +351,33 @@ async def test_the_card_shows_the_reminders_time_left(sqlite_harness: Harness) -
     assert "expires in 5 h 30 min" in reminder.text
     [edit] = h.updates(root)
     assert expiry_fact(edit.card).startswith("expires in 5 hours")
+
+
+async def test_a_post_whose_answer_is_lost_is_posted_again_later_not_in_quick_retries(
+    sqlite_harness: Harness,
+) -> None:
+    """The connector posts the card but the answer never comes back (Teams has no idempotency key, and its
+    channel's messages cannot be listed): the card is posted again only after `ambiguous_delay`, so a troubled
+    connector costs at most one duplicate per lost answer, not one per quick retry."""
+    h = sqlite_harness
+    h.options = replace(FAST, ambiguous_delay=timedelta(minutes=2))
+    referral = co_sell()
+    h.store.add(referral)
+    await h.start()
+    await h.install()
+    h.connector.lose_answers = 100  # in trouble: every card is posted, no answer comes back
+
+    await h.sync()
+    await h.connector.wait_for(lambda c: bool(c.of("create")))
+    await h.passes(5)
+    assert len(h.creates()) == 1  # not re-posted while the connector is in trouble
+    [row] = h.pending()
+    assert (row.last_error or "").startswith("may have been posted") and h.posted() == []
+
+    h.connector.lose_answers = 0  # the connector is fine again, and the row's time comes
+    later = datetime.now(UTC) + timedelta(minutes=3)
+    h.services.now = lambda: later
+    await h.settle()
+    assert len(h.creates()) == 2  # the one known, logged duplicate
+    [posted] = h.posted()
+    assert posted.activity_id == h.creates()[-1].activity_id
