@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 
-# Everything Teams' markdown (and the Adaptive Cards subset) could read as syntax, `<at>` mentions included.
-_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# What the Adaptive Cards markdown subset (bold, italic, links, lists) and Teams could read as syntax anywhere
+# in a line: emphasis, link and image brackets, code, strike, `<at>` tags and `{{DATE()}}` functions. A
+# backslash escape is shown literally by some Teams clients (older mobile ones), so nothing else is escaped:
+# `contoso.co.uk`, `Co-sell (EMEA)` and `1.5M!` stay as they are.
+_SPECIALS = re.compile(r"([\\`*_{}\[\]<>~])")
+# Only at the start of a line do these begin a heading, a list or a quote (the text is one line).
+_LINE_START = re.compile(r"^(?:([#+\-])|(\d+)(?=[.)]))")
 _WHITESPACE = re.compile(r"\s+")
 ELLIPSIS = "…"
 
@@ -20,7 +25,7 @@ def truncate(text: str, limit: int) -> str:
 
 
 def plain(text: str | None, limit: int | None = 300) -> str:
-    """`text` as plain text for a TextBlock or Fact: one line, truncated, every markdown special escaped.
+    """`text` as plain text for a TextBlock or Fact: one line, truncated, escaped where markdown could form.
 
     Truncation happens before escaping so an escape sequence is never cut in half. `limit=None` keeps
     the whole text.
@@ -30,4 +35,10 @@ def plain(text: str | None, limit: int | None = 300) -> str:
     flat = _WHITESPACE.sub(" ", str(text)).strip()
     if limit is not None:
         flat = truncate(flat, limit)
-    return _SPECIALS.sub(r"\\\1", flat)
+    escaped = _SPECIALS.sub(r"\\\1", flat)
+    return _LINE_START.sub(_escape_line_start, escaped, count=1)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    marker, number = match.groups()
+    return "\\" + marker if marker else number + "\\"

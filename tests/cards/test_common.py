@@ -87,6 +87,6 @@ def test_error_card(assert_valid_card: Callable[[dict[str, Any]], None]) -> None
     assert_valid_card(card)
     texts = all_text(card)
     assert texts[0] == "Accept failed"
-    assert r"\*\*no\*\* \[x\]\(http://evil\)" in texts[1]
+    assert r"\*\*no\*\* \[x\](http://evil)" in texts[1]
     assert texts[2] == r"Try \`sync\`"
     assert len(error_card("t", "m")["body"]) == 2

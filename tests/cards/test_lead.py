@@ -24,13 +24,13 @@ def test_lead_card_with_scan_and_referrals(assert_valid_card: Check) -> None:
     texts = all_text(card)
     assert texts[0] == "Contoso Ltd"
     facts = facts_of(card)
-    assert facts["Domain"] == r"contoso\.com"
+    assert facts["Domain"] == r"contoso.com"
     assert facts["Segment"] == "SMB"
     assert facts["Score"] == "72"
-    assert r"• Mail on Microsoft 365 \(\+30\)" in texts
+    assert r"• Mail on Microsoft 365 (+30)" in texts
     assert facts["Provider"] == "Microsoft 365"
-    assert facts["MX"] == r"contoso\-com\.mail\.protection\.outlook\.com"
-    assert facts["SPF"].startswith(r"v=spf1 include:spf\.protection")
+    assert facts["MX"] == r"contoso-com.mail.protection.outlook.com"
+    assert facts["SPF"].startswith(r"v=spf1 include:spf.protection")
     assert facts["DMARC"].startswith("v=DMARC1; p=reject")
     assert facts["Scanned"] == "2026-11-22 02:50 UTC"
     assert "Referrals (2)" in texts
@@ -45,7 +45,7 @@ def test_lead_card_not_scanned_no_referrals_and_back_button(assert_valid_card: C
     card = lead_card(lead, scan=None, referrals=[], back_referral_id="ref-1")
     assert_valid_card(card)
     texts = all_text(card)
-    assert texts[0] == r"contoso\.com"
+    assert texts[0] == r"contoso.com"
     assert "Not scanned yet." in texts
     assert "No linked referrals." in texts
     assert card["actions"] == [
@@ -71,7 +71,7 @@ def test_provider_labels(assert_valid_card: Check) -> None:
         assert facts_of(card)["MX"] == "none"
         assert facts_of(card)["SPF"] == "none"
     failed = lead_card(make_lead(), scan=make_scan(error="SERVFAIL from 10.0.0.53"), referrals=[])
-    assert facts_of(failed)["Scan problem"] == r"SERVFAIL from 10\.0\.0\.53"
+    assert facts_of(failed)["Scan problem"] == r"SERVFAIL from 10.0.0.53"
 
 
 def test_lead_with_1000_referrals_stays_small(assert_valid_card: Check) -> None:
@@ -107,9 +107,9 @@ def test_leads_card(assert_valid_card: Check) -> None:
     texts = all_text(card)
     assert texts[0] == "Top leads (3)"
     rows_out = [all_text(el) for el in card["body"] if el["type"] == "ColumnSet"]
-    assert rows_out[0] == ["72", "Contoso Ltd", r"contoso\.com · SMB", "Co-sell"]
-    assert rows_out[1] == ["40", "Fabrikam", r"fabrikam\.com · Enterprise", "MS lead"]
-    assert rows_out[2] == ["10", r"tailspin\.io", "Unknown", "no referral"]
+    assert rows_out[0] == ["72", "Contoso Ltd", r"contoso.com · SMB", "Co-sell"]
+    assert rows_out[1] == ["40", "Fabrikam", r"fabrikam.com · Enterprise", "MS lead"]
+    assert rows_out[2] == ["10", r"tailspin.io", "Unknown", "no referral"]
 
 
 def test_leads_card_empty_and_large(assert_valid_card: Check) -> None:

@@ -27,10 +27,10 @@ def test_new_co_sell_referral_card(assert_valid_card: Check) -> None:
     assert_valid_card(card)
     texts = all_text(card)
     assert texts[0] == "Co-sell"
-    assert texts[1] == r"Contoso – Azure migration \(phase 2\)"
+    assert texts[1] == r"Contoso – Azure migration (phase 2)"
     facts = facts_of(card)
     assert facts["Customer"] == "Contoso Ltd"
-    assert facts["Domain"] == r"contoso\.com"
+    assert facts["Domain"] == r"contoso.com"
     assert facts["Deal value"] == "1,250,000 USD"
     assert facts["Country"] == "US"
     assert facts["Status"] == "New / Pending"
@@ -90,7 +90,7 @@ def test_accepted_by_and_note(assert_valid_card: Check) -> None:
     card = referral_card(referral, lead=None, portal_url=PORTAL, now=NOW, note="Already accepted by [Bob](http://evil)")
     assert_valid_card(card)
     texts = all_text(card)
-    assert texts[0] == r"Already accepted by \[Bob\]\(http://evil\)"
+    assert texts[0] == r"Already accepted by \[Bob\](http://evil)"
     assert r"Accepted by Ada \*Lovelace\* on 2026-11-22 07:45 UTC" in texts
 
 
@@ -102,7 +102,7 @@ def test_missing_values_and_expiry(assert_valid_card: Check) -> None:
     assert facts["Deal value"] == "—"
     assert facts["Country"] == "—"
     assert facts["Expires"] == "no expiry date"
-    assert all_text(card)[1] == r"Referral 7d1c5c2e\-3f7a\-4a7e\-9b1c\-0e8f2b6a9d41"
+    assert all_text(card)[1] == r"Referral 7d1c5c2e-3f7a-4a7e-9b1c-0e8f2b6a9d41"
     assert buttons(card)["Open in Partner Center"]["url"] == "https://pc.example/leads/" + RID
     expired = referral_card(make_referral(expires_at=NOW - timedelta(hours=1)), lead=None, portal_url=PORTAL, now=NOW)
     assert facts_of(expired)["Expires"].startswith("expired (")
@@ -125,7 +125,7 @@ def test_hostile_referral_text_is_escaped_and_capped(assert_valid_card: Check) -
     assert "[click](" not in blob
     assert "**bold**" not in blob
     assert "<at>" not in blob
-    assert r"evil\\_domain\\.com" in blob  # JSON doubles the backslash
+    assert r"evil\\_domain.com" in blob  # JSON doubles the backslash
     assert card_size(card) < 10_000
     assert max(len(t) for t in all_text(card)) < 1500
 
