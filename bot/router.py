@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -201,7 +202,8 @@ def plain_usage(usage: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """Drop @mentions and markup, collapse whitespace."""
-    text = _MENTION.sub(" ", text or "")
+    """Drop @mentions and markup, collapse whitespace; compatibility forms (full-width letters from an IME,
+    non-breaking spaces) read as their plain letters (NFKC)."""
+    text = _MENTION.sub(" ", unicodedata.normalize("NFKC", text or ""))
     text = _TAG.sub(" ", text).replace("&nbsp;", " ")
     return " ".join(text.split())

@@ -69,6 +69,14 @@ async def test_user_text_echoed_back_cannot_break_out_of_its_code_span(bot: BotU
     assert "evil.example" not in reply or "'[" in reply
 
 
+async def test_full_width_and_non_breaking_forms_read_as_the_command(bot: BotUnderTest) -> None:
+    """An East Asian IME types full-width letters; a pasted command may carry non-breaking spaces."""
+    [full_width] = await bot.say("\uff48\uff45\uff4c\uff50")  # full-width "help"
+    [nbsp] = await bot.say("referrals\u00a0co-sell")
+    assert full_width.startswith("card: ") and "sync" in full_width
+    assert nbsp.startswith("card: Co-sell referrals")
+
+
 async def test_empty_message_gets_a_hint(bot: BotUnderTest) -> None:
     assert await bot.say("", where="channel") == ["Hi! Type `help` to see what I can do."]
 
