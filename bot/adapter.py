@@ -45,6 +45,7 @@ from bot.router import CHANNEL, Caller, Reply
 from core.errors import ConfigError, DeliveryError
 from core.settings import Settings
 from poller.client import parse_retry_after
+from storage.types import json_text
 
 log = logging.getLogger(__name__)
 
@@ -443,7 +444,7 @@ async def _post_reply(http: ClientSession, turn_context: TurnContext, reply: Rep
         url += "/" + quote(incoming.id, safe="")
     headers = {"Content-Type": "application/json", **await _connector_auth(turn_context)}
     try:
-        async with http.post(url, data=json.dumps(body), headers=headers) as response:
+        async with http.post(url, data=json_text(body), headers=headers) as response:
             if response.status >= 300:
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 raise DeliveryError(
