@@ -108,7 +108,7 @@ async def test_install_activities_arriving_together_store_one_reference(
 
 
 async def test_odd_page_numbers_get_the_usage_not_an_internal_error(bot: BotUnderTest) -> None:
-    for text in ["referrals page ²", "referrals page 99999999999999999999999", "referrals page 0", "referrals page"]:
+    for text in ["referrals page ½", "referrals page 99999999999999999999999", "referrals page 0", "referrals page"]:
         replies = await bot.say(text)
         assert any("page number must be a whole number" in r for r in replies), (text, replies)
 
