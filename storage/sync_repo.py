@@ -6,6 +6,7 @@ executemany inserts/updates, instead of one ORM object per row.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlmodel import Session
 
 from storage.models import DomainScan, Lead, NotificationOutbox, PostedCard, Referral, SyncRun, SyncState
@@ -114,32 +116,51 @@ def bulk_insert(
     if not rows:
         return
     conn = session.connection()
-    dialect = conn.dialect
-    given = set(rows[0])
-    statement = insert(table) if ignore_conflicts_on is None else _insert_ignore(session, table, ignore_conflicts_on)
-    compiled = statement.compile(dialect=dialect, column_keys=list(given))
-    keys = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
+    plan = _bulk_plan(table, frozenset(rows[0]), conn.dialect, tuple(ignore_conflicts_on or ()))
     columns: list[list[Any]] = []
+    for key, default, processor in zip(plan.keys, plan.defaults, plan.processors, strict=True):
+        values = [row[key] for row in rows] if key in rows[0] else [default] * len(rows)
+        columns.append(list(map(processor, values)) if processor is not None else values)
+    if plan.positional:
+        conn.exec_driver_sql(plan.sql, list(zip(*columns, strict=True)))
+    else:
+        rows_out = [dict(zip(plan.keys, values, strict=True)) for values in zip(*columns, strict=True)]
+        conn.exec_driver_sql(plan.sql, rows_out)
+
+
+@dataclass(frozen=True, slots=True)
+class _BulkPlan:
+    """A compiled bulk INSERT: its SQL, its parameters in order, and how each is made from a row."""
+
+    sql: str
+    positional: bool
+    keys: tuple[str, ...]
+    defaults: tuple[Any, ...]  # for a column SQLAlchemy put in the statement that the rows do not have
+    processors: tuple[Any, ...]
+
+
+@functools.lru_cache(maxsize=64)
+def _bulk_plan(
+    table: Table, given: frozenset[str], dialect: Dialect, ignore_conflicts_on: tuple[str, ...]
+) -> _BulkPlan:
+    """Compiling the statement costs about as much as binding a page of values: done once per shape."""
+    ignoring = list(ignore_conflicts_on)
+    statement = _insert_ignore(dialect.name, table, ignoring) if ignoring else insert(table)
+    compiled = statement.compile(dialect=dialect, column_keys=sorted(given))
+    keys = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+    defaults: list[Any] = []
+    processors: list[Any] = []
     for key in keys:
         column = table.c[key]
-        if key in given:
-            values = [row[key] for row in rows]
-        else:  # a column with a scalar default that SQLAlchemy put into the statement
-            default = getattr(column.default, "arg", None) if column.default is not None else None
-            default = None if callable(default) else default
-            values = [default] * len(rows)
+        default = getattr(column.default, "arg", None) if column.default is not None else None
+        defaults.append(None if callable(default) else default)
         if isinstance(column.type, JSON):
-            processor: Any = _json_text
+            processors.append(_json_text)
         elif isinstance(column.type, UTCDateTime) and dialect.name == "sqlite":
-            processor = sqlite_utc_text
+            processors.append(sqlite_utc_text)
         else:
-            processor = column.type.dialect_impl(dialect).bind_processor(dialect)
-        columns.append(list(map(processor, values)) if processor is not None else values)
-    if compiled.positional:
-        conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True)))
-    else:
-        rows_out = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
-        conn.exec_driver_sql(compiled.string, rows_out)
+            processors.append(column.type.dialect_impl(dialect).bind_processor(dialect))
+    return _BulkPlan(compiled.string, bool(compiled.positional), keys, tuple(defaults), tuple(processors))
 
 
 def _json_text(value: Any) -> str | None:
@@ -214,9 +235,8 @@ def insert_leads(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]
     return lead_ids_by_domain(session, [row["domain"] for row in rows])
 
 
-def _insert_ignore(session: Session, table: Table, keys: list[str]) -> Any:
+def _insert_ignore(dialect: str, table: Table, keys: list[str]) -> Any:
     """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL (another process may have won the race)."""
-    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
     if dialect == "sqlite":
