@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.adapter import Proactive, TeamsBot, build_adapter, cancel_background, messages_handler
 from bot.commands import build_router
-from bot.commands.signin import admin_notice_hook
+from bot.commands.signin import admin_notice_hook, shut_down_sign_in
 from bot.services import Services
 from bot.turns import Turns
 from core.settings import Settings
@@ -91,6 +91,7 @@ async def _stop(app: web.Application) -> None:
 
         stop_scheduler(runtime["scheduler"])
     await services.sync.stop()  # before the HTTP client and the engine it uses are closed
+    await shut_down_sign_in(services)  # a waiting /login tells its admin, before follow-ups are cancelled
     if "dispatcher" in runtime:
         await runtime["dispatcher"].stop()
     await cancel_background()

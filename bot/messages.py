@@ -114,6 +114,10 @@ LOGIN_DECLINED = "The sign-in was declined, so nothing changed. Run `/login` to 
 LOGIN_TIMEOUT = "The sign-in code expired before it was used, so nothing changed. Run `/login` for a new one."
 LOGIN_REPLACED = "That sign-in code is no longer valid: a newer `/login` replaced it."
 LOGIN_CANCELLED = "The sign-in was cancelled by `/logout`, so that code no longer works. Run `/login` to sign in."
+LOGIN_SHUTDOWN = (
+    "I'm shutting down (a restart or an update), so I stopped waiting for that sign-in code: it no longer works "
+    "and nothing changed. Run `/login` again when I'm back."
+)
 LOGIN_FAILED = "The sign-in didn't work ({reason}). Run `/login` to try again."
 LOGIN_COULD_NOT_START = "I couldn't start a sign-in: {reason}"
 LOGOUT_DONE = (

@@ -350,8 +350,9 @@ class SignedInTokenSource:
 # /login and /logout
 
 
-OutcomeStatus = Literal["signed_in", "declined", "timeout", "replaced", "cancelled", "error"]
-EndReason = Literal["replaced", "cancelled"]  # why no one waits for a device code any more: a newer /login, /logout
+OutcomeStatus = Literal["signed_in", "declined", "timeout", "replaced", "cancelled", "shutdown", "error"]
+# why no one waits for a device code any more: a newer /login, /logout, the bot process stopping
+EndReason = Literal["replaced", "cancelled", "shutdown"]
 
 
 @dataclass(frozen=True)
@@ -470,6 +471,14 @@ class SignInManager:
         """Stop waiting for the pending sign-in, if any (`/logout`: its outcome is "cancelled")."""
         async with self._lock:
             self._supersede("cancelled")
+
+    async def shut_down(self) -> None:
+        """The process is stopping: stop waiting for the pending sign-in, if any (its outcome is "shutdown").
+
+        The device code lives only in this process, so no one could redeem it after a restart.
+        """
+        async with self._lock:
+            self._supersede("shutdown")
 
     async def wait(self, pending: PendingSignIn) -> SignInOutcome:
         """Poll until the code is used, declined, expires or is replaced; store the sign-in on success."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ from storage.conversations import personal_chat_of
 from storage.models import SyncRun
 
 _MANAGER_KEY = "signin"
+_REPORTERS_KEY = "signin_reporters"  # the follow-up tasks waiting for a code and then saying how it ended
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 def signin_manager(services: Any) -> SignInManager:
@@ -59,8 +62,27 @@ def register(router: Router) -> None:
         return Reply(text=messages.LOGOUT_DONE.format(who=who))
 
 
+async def shut_down_sign_in(services: Any, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+    """For shutdown: end the pending `/login` and give its follow-up `grace` seconds to tell the admin.
+
+    Otherwise the admin would approve a code no one redeems any more and never hear why.
+    """
+    manager = services.extras.get(_MANAGER_KEY)
+    if manager is None:
+        return
+    await manager.shut_down()
+    reporters: set[asyncio.Task[Any]] = services.extras.get(_REPORTERS_KEY, set())
+    if reporters:
+        await asyncio.wait(set(reporters), timeout=grace)
+
+
 async def _finish(req: CommandRequest, manager: SignInManager, pending: PendingSignIn) -> Reply:
     """Wait for the code to be used (off the event loop) and say how it ended."""
+    task = asyncio.current_task()
+    if task is not None:  # the follow-up's task: its reply is sent when this returns
+        reporters: set[asyncio.Task[Any]] = req.services.extras.setdefault(_REPORTERS_KEY, set())
+        reporters.add(task)
+        task.add_done_callback(reporters.discard)
     outcome = await manager.wait(pending)
     if outcome.status == "signed_in":
         resume = getattr(req.services.sync, "resume", None)
@@ -80,6 +102,8 @@ def outcome_text(outcome: SignInOutcome) -> str:
         return messages.LOGIN_REPLACED
     if outcome.status == "cancelled":
         return messages.LOGIN_CANCELLED
+    if outcome.status == "shutdown":
+        return messages.LOGIN_SHUTDOWN
     return messages.LOGIN_FAILED.format(reason=outcome.reason or "unknown error")
 
 

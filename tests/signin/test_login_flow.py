@@ -1,16 +1,21 @@
-"""`/login` through the real bot app against the fake Entra ID: racing `/login`s, `/logout` during one, and
-token answers without an id token or a refresh token."""
+"""`/login` through the real bot app against the fake Entra ID: racing `/login`s, `/logout` during one, a
+restart while one waits, and token answers without an id token or a refresh token."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from bot import messages
+from core.settings import Settings
+from sandbox.entra import FakeEntra, TlsFiles
+from tests.bot.conftest import Simulator
 from tests.fakes.activities import ADMIN
-from tests.signin.world import ADA, World, code_on
+from tests.fakes.connector import FakeConnector
+from tests.signin.world import ADA, World, code_on, e2e_settings, open_world
 
 
 def device_code_requests(world: World) -> int:
@@ -97,3 +102,30 @@ async def test_a_sign_in_without_a_refresh_token_says_it_cannot_last(world: Worl
     assert (await sync.run("schedule")).status == "not_signed_in"
     [notice] = world.notices_to(ADMIN)
     assert messages.SIGNIN_NO_REFRESH_TOKEN in notice.text
+
+
+async def test_a_restart_while_a_login_waits_says_so_and_login_works_after(
+    make_settings: Callable[..., Settings],
+    sqlite_url: str,
+    simulator: Simulator,
+    connector: FakeConnector,
+    entra: FakeEntra,
+    entra_url: str,
+    tls_files: TlsFiles,
+) -> None:
+    settings = e2e_settings(make_settings, sqlite_url, simulator.url)
+    where = {"simulator": simulator, "connector": connector, "entra": entra, "entra_url": entra_url}
+    async with open_world(settings, tls_files=tls_files, **where) as before:
+        code, mark = await before.login()
+        chat = before.teams.personal_conversation(ADMIN)["id"]
+    # the bot process stopped (a deploy, a restart) while the admin still had the code: the admin is told
+    told = [s.text for s in connector.sent[mark:] if s.conversation_id == chat and s.text]
+    assert told == [messages.LOGIN_SHUTDOWN]
+
+    async with open_world(settings, tls_files=tls_files, installed=(), **where) as after:
+        await after.approve(code)  # nobody waits for that code any more: nothing is stored
+        await asyncio.sleep(1.5)
+        assert after.row() is None
+        await after.sign_in()  # and a new /login works
+        stored = after.row()
+        assert stored is not None and stored.state == "signed_in" and stored.username == ADA
