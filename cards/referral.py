@@ -26,13 +26,14 @@ from cards.common import (
 )
 from cards.text import plain
 from storage.models import Lead, Referral
+from storage.queries import ListedReferral
 
 NO_DOMAIN = "No customer domain found"
 NOTES_LIMIT = 600
 ROW_TEXT_LIMIT = 80
 
 
-def _status(referral: Referral) -> str:
+def _status(referral: Referral | ListedReferral) -> str:
     status = plain(referral.status, 32)
     return f"{status} / {plain(referral.substatus, 32)}" if referral.substatus else status
 
@@ -110,7 +111,7 @@ def short_id(referral_id: str) -> str:
     return referral_id if len(referral_id) <= 10 else referral_id[:8] + "…"
 
 
-def _row(referral: Referral, now: datetime) -> Element:
+def _row(referral: Referral | ListedReferral, now: datetime) -> Element:
     """One compact, clickable line of the list: badge, customer, value, status, short id."""
     customer = plain(referral.customer_name, ROW_TEXT_LIMIT) or plain(referral.name, ROW_TEXT_LIMIT) or DASH
     detail = " · ".join(
@@ -150,7 +151,7 @@ def list_title(kind: str, status: str | None, total: int, more: bool = False) ->
 
 
 def referral_list_card(
-    referrals: Sequence[Referral],
+    referrals: Sequence[Referral | ListedReferral],
     *,
     kind: str,
     status: str | None,

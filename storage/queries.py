@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal
-from sqlalchemy.orm import defer, load_only
+from sqlalchemy import Table, bindparam, func, literal
+from sqlalchemy import select as core_select
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from storage.models import DomainScan, Lead, Referral, SignIn, SyncRun
@@ -18,30 +21,65 @@ KIND_PRIORITY = ("co-sell", "ms-lead", "marketplace", "other")
 # Counting every match costs more than the rest of a list command once there are tens of thousands (an
 # index walk per request); past this many the list says "1,000+".
 COUNT_CAP = 1000
-LISTED_COLUMNS = ("id", "kind", "status", "substatus", "customer_name", "name", "deal_value", "currency", "expires_at")
+
+
+@dataclass(frozen=True, slots=True)
+class ListedReferral:
+    """One line of the referral list: only what the list card shows."""
+
+    id: str
+    kind: str
+    status: str
+    substatus: str | None
+    customer_name: str | None
+    name: str | None
+    deal_value: float | None
+    currency: str | None
+    expires_at: datetime | None
+
+
+_REFERRAL: Table = Referral.__table__  # type: ignore[attr-defined]
+_LISTED = [_REFERRAL.c[f.name] for f in fields(ListedReferral)]
+
+
+def _list_statements(with_kind: bool) -> tuple[Any, Any]:
+    """(count up to :cap, one page) for the statuses in :statuses (and :kind). Built once: building a
+    statement is a good part of what a query costs SQLAlchemy."""
+    c = _REFERRAL.c
+    where: list[Any] = [c.status.in_(bindparam("statuses", expanding=True))]
+    if with_kind:
+        where.append(c.kind == bindparam("kind"))
+    matching = core_select(literal(1)).select_from(_REFERRAL).where(*where).limit(bindparam("cap")).subquery()
+    count = core_select(func.count()).select_from(matching)
+    page = (
+        core_select(*_LISTED)
+        .where(*where)
+        .order_by(c.created_at.desc(), c.id.desc())
+        .offset(bindparam("offset"))
+        .limit(bindparam("size"))
+    )
+    return count, page
+
+
+_LIST_BY_KIND = _list_statements(with_kind=True)
+_LIST_ALL = _list_statements(with_kind=False)
 
 
 def list_referrals(
     session: Session, *, kind: str | None, statuses: Sequence[str], page: int, page_size: int
-) -> tuple[list[Referral], int, bool]:
+) -> tuple[list[ListedReferral], int, bool]:
     """One page of referrals, newest first; how many match, counted up to `COUNT_CAP` (or through this
     page, if further); and whether there are more than that count."""
-    where: list[Any] = [col(Referral.status).in_(statuses)]
+    count, rows = _LIST_BY_KIND if kind else _LIST_ALL
+    cap = max(COUNT_CAP, page * page_size) + 1
+    params: dict[str, Any] = {"statuses": list(statuses), "cap": cap, "offset": (page - 1) * page_size}
     if kind:
-        where.append(col(Referral.kind) == kind)
-    limit = max(COUNT_CAP, page * page_size) + 1
-    matching = select(literal(1)).select_from(Referral).where(*where).limit(limit).subquery()
-    counted = int(session.exec(select(func.count()).select_from(matching)).one())
-    rows = session.exec(
-        select(Referral)
-        .options(load_only(*(getattr(Referral, name) for name in LISTED_COLUMNS)))
-        .where(*where)
-        .order_by(col(Referral.created_at).desc(), col(Referral.id).desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    more = counted == limit
-    return list(rows), counted - 1 if more else counted, more
+        params["kind"] = kind
+    conn = session.connection()
+    counted = int(conn.execute(count, params).scalar_one())
+    listed = [ListedReferral(*row) for row in conn.execute(rows, {**params, "size": page_size})]
+    more = counted == cap
+    return listed, counted - 1 if more else counted, more
 
 
 def get_referral(session: Session, referral_id: str) -> Referral | None:
