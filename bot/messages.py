@@ -76,6 +76,10 @@ AZURE_CLIENT_ID_MISSING = (
     "Sign-in isn't set up: AZURE_CLIENT_ID is empty. Set it to the Application (client) ID of the "
     "public-client app registration (and AZURE_TENANT_ID to your tenant id), then restart the bot."
 )
+PARTNER_CENTER_SCOPE_UNUSABLE = (
+    "Sign-in isn't set up: PARTNER_CENTER_SCOPE must name the Partner Center API, but it is '{scope}'. Unset it "
+    "(the default is https://api.partner.microsoft.com/.default), then restart the bot."
+)
 NOT_SIGNED_IN = "No one is signed in to Partner Center. An admin can run `/login` in a personal chat with me."
 SIGNIN_NEEDS_LOGIN = (
     "The Partner Center sign-in stopped working ({reason}). An admin can run `/login` in a personal chat with me."

@@ -46,6 +46,8 @@ NEEDS_LOGIN_ERRORS = frozenset({"invalid_grant", "interaction_required", "login_
 _NETWORK_ERRORS = (requests.exceptions.RequestException, OSError, msal.exceptions.MsalServiceError)
 _GARBAGE_ERRORS = (ValueError, KeyError, TypeError, AttributeError)
 ENTRA_TIMEOUT_SECONDS = 30  # per HTTP request to Entra; MSAL's default is to wait forever
+# What MSAL adds to every sign-in itself (it refuses them as the requested scope): never a Partner Center scope.
+_OPENID_SCOPES = frozenset({"openid", "profile", "offline_access"})
 
 
 # -----------------------------------------------------------------------------------------------------------
@@ -67,6 +69,10 @@ def check_login_settings(settings: Settings) -> None:
     """Everything `/login` needs before it shows a code; `ConfigError` with what to set otherwise."""
     if not settings.azure_client_id.strip():
         raise ConfigError(messages.AZURE_CLIENT_ID_MISSING)
+    scope = settings.partner_center_scope.strip()
+    if not scope or scope.lower() in _OPENID_SCOPES:
+        # empty: the sign-in would get a token for no API; an OpenID scope: MSAL refuses it as a ValueError
+        raise ConfigError(messages.PARTNER_CENTER_SCOPE_UNUSABLE.format(scope=scope[:100]))
     cache_cipher(settings)
 
 

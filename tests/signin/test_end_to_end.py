@@ -147,6 +147,12 @@ async def test_help_describes_login_and_logout(world: World) -> None:
         ({"token_cache_key": ""}, messages.TOKEN_CACHE_KEY_MISSING),
         ({"token_cache_key": "too-short"}, messages.TOKEN_CACHE_KEY_MALFORMED),
         ({"azure_client_id": ""}, messages.AZURE_CLIENT_ID_MISSING),
+        ({"partner_center_scope": " "}, messages.PARTNER_CENTER_SCOPE_UNUSABLE.format(scope="")),
+        ({"partner_center_scope": "openid"}, messages.PARTNER_CENTER_SCOPE_UNUSABLE.format(scope="openid")),
+        (
+            {"partner_center_scope": "Offline_Access"},
+            messages.PARTNER_CENTER_SCOPE_UNUSABLE.format(scope="Offline_Access"),
+        ),
     ],
 )
 async def test_login_without_settings_says_what_to_set(
