@@ -1,6 +1,6 @@
 """Benchmark: N new co-sell referrals at once through the real bot app's dispatcher to a throttling fake connector.
 
-    .venv/bin/python -m bench.notify [--count 500]
+    .venv/bin/python bench/notify.py [--count 500]      (or: .venv/bin/python -m bench.notify)
 
 Everything runs on loopback: the Partner Center simulator, the bot app (SQLite in a temp dir) and the fake Bot
 Connector with `throttle=True` (Teams' per-thread limits: 7 per 1 s and 60 per 30 s, 429 Retry-After: 1).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -21,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file, like the other benchmarks
 
 from bot.app import SERVICES, create_app
 from bot.dispatcher import TEAMS_THREAD_LIMITS
