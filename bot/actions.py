@@ -59,13 +59,13 @@ class CardActions:
         referral_id = data.get("referralId")
         if not isinstance(referral_id, str) or not referral_id or len(referral_id) > 64:
             raise InvalidAction(messages.ACTION_NO_REFERRAL)
-        referral = await self.services.db(queries.get_referral, referral_id)
+        referral = await self.services.read(queries.get_referral, referral_id)
         if referral is None:
             raise InvalidAction(messages.REFERRAL_NOT_FOUND.format(referral_id=referral_id[:64]))
         return referral
 
     async def referral_card_for(self, referral: Any, **extra: Any) -> dict[str, Any]:
-        lead = await self.services.db(queries.get_lead, referral.lead_id)
+        lead = await self.services.read(queries.get_lead, referral.lead_id)
         return referral_card(
             referral,
             lead=lead,
@@ -95,10 +95,10 @@ class CardActions:
 
     async def open_lead(self, data: dict[str, Any], caller: Caller, conversation: Any) -> dict[str, Any]:
         referral = await self._referral(data)
-        lead = await self.services.db(queries.get_lead, referral.lead_id)
+        lead = await self.services.read(queries.get_lead, referral.lead_id)
         if lead is None:
             return await self.referral_card_for(referral, note=messages.NO_LEAD_FOR_REFERRAL)
-        scan, referrals = await self.services.db(queries.lead_details, lead)
+        scan, referrals = await self.services.read(queries.lead_details, lead)
         card = lead_card(lead, scan=scan, referrals=referrals, back_referral_id=referral.id)
         portal = partner_center_url(self.services.settings.partner_center_portal_url, referral.id)
         card.setdefault("actions", []).append(open_url(messages.OPEN_IN_PARTNER_CENTER, portal))
@@ -124,7 +124,7 @@ class CardActions:
 
 
 async def referrals_list(services: Services, *, kind: str | None, status: str | None, page: int) -> dict[str, Any]:
-    rows, total, more = await services.db(
+    rows, total, more = await services.read(
         queries.list_referrals, kind=kind, statuses=STATUS_WORDS[status], page=page, page_size=PAGE_SIZE
     )
     return referral_list_card(

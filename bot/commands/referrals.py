@@ -61,10 +61,10 @@ def register(router: Router) -> None:
         if len(req.args) != 1:
             raise CommandError(messages.NEED_REFERRAL_ID)
         referral_id = req.args[0].strip("`'\"<>")
-        found = await req.services.db(queries.get_referral, referral_id)
+        found = await req.services.read(queries.get_referral, referral_id)
         if found is None:
             return Reply(text=messages.REFERRAL_NOT_FOUND.format(referral_id=echo(referral_id, 64)))
-        lead = await req.services.db(queries.get_lead, found.lead_id)
+        lead = await req.services.read(queries.get_lead, found.lead_id)
         settings = req.services.settings
         return Reply(
             card=referral_card(found, lead=lead, portal_url=settings.partner_center_portal_url, now=req.services.now())
@@ -78,10 +78,10 @@ def register(router: Router) -> None:
         domain = domain_from_user_text(req.args[0])
         if domain is None:
             raise CommandError(messages.BAD_DOMAIN.format(value=echo(req.args[0])))
-        found = await req.services.db(queries.lead_by_domain, domain)
+        found = await req.services.read(queries.lead_by_domain, domain)
         if found is None:
             return Reply(text=messages.LEAD_NOT_FOUND.format(domain=display_domain(domain)))
-        scan, linked = await req.services.db(queries.lead_details, found)
+        scan, linked = await req.services.read(queries.lead_details, found)
         return Reply(card=lead_card(found, scan=scan, referrals=linked))
 
     @router.command("leads")
@@ -89,4 +89,4 @@ def register(router: Router) -> None:
         """Show the top leads by score."""
         if req.args:
             raise CommandError(messages.NO_ARGUMENTS.format(command="leads"))
-        return Reply(card=leads_card(await req.services.db(queries.top_leads, limit=PAGE_SIZE)))
+        return Reply(card=leads_card(await req.services.read(queries.top_leads, limit=PAGE_SIZE)))

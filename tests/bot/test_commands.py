@@ -126,6 +126,37 @@ async def test_a_long_list_counts_to_a_thousand_and_still_pages_on(bot: BotUnder
     assert "open (1,025)" in last and "Page 103 of 103" in last and "Bulk 1024" in last
 
 
+async def test_a_list_is_answered_while_a_writer_holds_the_database(bot: BotUnderTest) -> None:
+    """Command reads run on the event loop on SQLite (`Services.read`): they must never wait for a writer,
+    such as a sync page transaction. Here another connection holds the write lock until the answer is in."""
+    import sqlite3
+    import threading
+
+    await synced(bot)
+    await bot.say("help")  # the conversation's reference is stored: this turn writes nothing
+    path = bot.services.engine.url.database
+    assert path is not None
+    answered, holding = threading.Event(), threading.Event()
+    outcome: dict[str, bool] = {}
+
+    def hold_the_write_lock() -> None:
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE referral SET status = status")
+        holding.set()
+        outcome["answered_while_held"] = answered.wait(timeout=20)
+        writer.execute("COMMIT")
+        writer.close()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    assert await asyncio.to_thread(holding.wait, 20)
+    [reply] = await bot.say("referrals co-sell")
+    answered.set()
+    await asyncio.to_thread(holder.join, 30)
+    assert "Northwind Traders" in reply and outcome == {"answered_while_held": True}
+
+
 async def test_referrals_filters_by_kind_status_and_page(bot: BotUnderTest) -> None:
     await synced(bot)
     [marketplace] = await bot.say("referrals marketplace new")
