@@ -184,26 +184,23 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
 
 
 def messages_handler(adapter: CloudAdapter, bot: TeamsBot) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def handle(request: web.Request) -> web.Response:
-        if "json" not in (request.content_type or ""):
-            return _problem(415, "Send the activity as application/json.")
+    async def authenticate(activity: Activity, header: str) -> Any | None:
         try:
-            body = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            return _problem(400, "The body is not valid JSON.")
-        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-            return _problem(400, "The body is not a Bot Framework activity (it needs a string 'type').")
-        try:
-            activity = Activity().deserialize(body)
-        except Exception:
-            return _problem(400, "The activity could not be read.")
-        setattr(activity, _WIRE_BODY, body)
-        try:
-            auth = await adapter.bot_framework_authentication.authenticate_request(
-                activity, request.headers.get("Authorization", "")
-            )
+            return await adapter.bot_framework_authentication.authenticate_request(activity, header)
         except Exception as exc:  # defect 2: every auth failure is a 401, whatever the SDK raised
             log.info("inbound activity refused: %s", type(exc).__name__)
+            return None
+
+    async def handle(request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        read = await _read_activity(request)
+        if isinstance(read, web.Response):
+            # Not an activity: still, without a valid token the answer is 401 (the token is checked without
+            # the serviceUrl claim, which only an activity could name); with one, or with auth off, the problem.
+            return read if await authenticate(Activity(), header) is not None else _problem(401, "Unauthorized.")
+        activity = read
+        auth = await authenticate(activity, header)
+        if auth is None:
             return _problem(401, "Unauthorized.")
         response = await adapter.process_activity(auth, activity, bot.on_turn)
         if response is None:
@@ -212,6 +209,24 @@ def messages_handler(adapter: CloudAdapter, bot: TeamsBot) -> Callable[[web.Requ
         return web.json_response(payload, status=response.status or 200)  # defect 1
 
     return handle
+
+
+async def _read_activity(request: web.Request) -> Activity | web.Response:
+    """The request's activity, or the 4xx answer that says why there is none."""
+    if "json" not in (request.content_type or ""):
+        return _problem(415, "Send the activity as application/json.")
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply to parse
+        return _problem(400, "The body is not valid JSON.")
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        return _problem(400, "The body is not a Bot Framework activity (it needs a string 'type').")
+    try:
+        activity = Activity().deserialize(body)
+    except Exception:
+        return _problem(400, "The activity could not be read.")
+    setattr(activity, _WIRE_BODY, body)
+    return activity
 
 
 def _problem(status: int, message: str) -> web.Response:

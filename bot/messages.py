@@ -53,7 +53,7 @@ ACTION_INVALID = "This card's button sent something I don't understand. Try `ref
 ACTION_NO_REFERRAL = "This card doesn't name a referral."
 ACTION_BAD_PAGE = "This page button is out of date. Try `referrals` again."
 NO_LEAD_FOR_REFERRAL = "No lead yet: this referral has no customer email domain."
-NEED_REFERRAL_ID = "Tell me which referral: `referral <id>`."
+NEED_REFERRAL_ID = "Tell me which referral: `referral ID`, with the id from its card or from `referrals`."
 NEED_DOMAIN = "Tell me which customer domain: `lead contoso.com`."
 NO_ARGUMENTS = "`{command}` takes no arguments."
 

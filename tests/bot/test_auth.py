@@ -151,3 +151,34 @@ async def test_a_properly_signed_token_is_accepted(secured: tuple[TestClient, Te
     assert response.status in (200, 201)
     row = await services.db(lambda s: s.get(ConversationRef, "19:sales-channel@thread.tacv2"))
     assert row is not None and row.service_url == teams.service_url
+
+
+BAD_BODIES: list[tuple[str, str]] = [
+    ("text/plain", "hello"),
+    ("application/json", "{nope"),
+    ("application/json", "[" * 100_000 + "]" * 100_000),
+    ("application/json", '{"text": "help"}'),
+    ("application/json", '{"type": "message", "timestamp": "not a time"}'),
+]
+
+
+@pytest.mark.parametrize(("content_type", "body"), BAD_BODIES, ids=["plain", "json", "nested", "untyped", "unreadable"])
+@pytest.mark.parametrize("header", [None, "Bearer garbage"])
+async def test_without_a_valid_token_even_a_bad_body_is_401(
+    secured: tuple[TestClient, Teams, Any], content_type: str, body: str, header: str | None
+) -> None:
+    """The token is judged first: whoever has none learns nothing about the body, and never sees a 500."""
+    client, _, _ = secured
+    headers = {"Content-Type": content_type, **({"Authorization": header} if header else {})}
+    response = await client.post("/api/messages", data=body, headers=headers)
+    assert response.status == 401
+
+
+@pytest.mark.parametrize(("content_type", "body"), BAD_BODIES, ids=["plain", "json", "nested", "untyped", "unreadable"])
+async def test_with_a_valid_token_a_bad_body_gets_its_4xx(
+    secured: tuple[TestClient, Teams, Any], content_type: str, body: str
+) -> None:
+    client, teams, _ = secured
+    headers = {"Content-Type": content_type, "Authorization": f"Bearer {token(teams.service_url)}"}
+    response = await client.post("/api/messages", data=body, headers=headers)
+    assert response.status in (400, 415), await response.text()

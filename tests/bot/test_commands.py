@@ -173,7 +173,7 @@ async def test_referrals_filters_by_kind_status_and_page(bot: BotUnderTest) -> N
         ("referrals co-sel", "I didn't understand `co-sel`."),
         ("referrals page", "The page number must be a whole number of 1 or more."),
         ("referrals page zero", "The page number must be a whole number of 1 or more."),
-        ("referral", "Tell me which referral: `referral <id>`."),
+        ("referral", "Tell me which referral: `referral ID`, with the id from its card or from `referrals`."),
         ("lead", "Tell me which customer domain: `lead contoso.com`."),
         ("lead not a domain", "Tell me which customer domain: `lead contoso.com`."),
         ("lead ???", "`???` doesn't look like a domain."),
@@ -288,6 +288,10 @@ async def test_login_is_admin_only(bot: BotUnderTest) -> None:
     assert "only works in a personal chat" in channel
 
 
-async def test_usage_in_a_text_reply_has_no_angle_brackets(bot: BotUnderTest) -> None:
-    [reply] = await bot.say("lead")
-    assert reply.endswith("Usage: `lead DOMAIN`")
+@pytest.mark.parametrize("text", ["lead", "lead a b", "referral", "referral a b", "leads x", "referrals x"])
+async def test_usage_in_a_text_reply_has_no_angle_brackets(bot: BotUnderTest, text: str) -> None:
+    """Chat clients read `<id>` in a text message as an HTML tag and drop it, even inside a code span."""
+    [reply] = await bot.say(text)
+    assert "<" not in reply and ">" not in reply, reply
+    if text.startswith("lead "):
+        assert reply.endswith("Usage: `lead DOMAIN`")

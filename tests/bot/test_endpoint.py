@@ -24,6 +24,9 @@ async def test_not_json_is_a_clear_400_or_415(bot: BotUnderTest) -> None:
     assert untyped.status == 400 and "'type'" in (await untyped.json())["error"]
     listed = await bot.client.post("/api/messages", json=[1, 2])
     assert listed.status == 400
+    nested = "[" * 100_000 + "]" * 100_000  # deeper than the JSON parser recurses: was HTTP 500
+    deep = await bot.client.post("/api/messages", data=nested, headers={"Content-Type": "application/json"})
+    assert deep.status == 400 and "not valid JSON" in (await deep.json())["error"]
 
 
 async def test_card_action_invoke_is_answered_200_with_a_card(bot: BotUnderTest) -> None:
