@@ -312,6 +312,11 @@ def _text_without_mention(activity: Activity) -> str:
         return activity.text or ""
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A channelData part as a dict; anything else (a client sending `"team": "x"`) as empty."""
+    return value if isinstance(value, dict) else {}
+
+
 def _keep_tenant(activity: Activity) -> None:
     tenant = (activity.channel_data or {}).get("tenant") if isinstance(activity.channel_data, dict) else None
     tenant_id = (tenant or {}).get("id") if isinstance(tenant, dict) else None
@@ -333,7 +338,7 @@ def caller_of(activity: Activity) -> Caller:
         conversation_type=conversation.conversation_type or "personal",
         conversation_id=conversation.id or "",
         tenant_id=conversation.tenant_id,
-        team_id=(data.get("team") or {}).get("id"),
+        team_id=_obj(data.get("team")).get("id"),
         channel_id=_channel_id(activity),
     )
 
@@ -343,7 +348,7 @@ def _channel_id(activity: Activity) -> str | None:
     conversation = activity.conversation or ConversationAccount()
     if conversation.conversation_type != CHANNEL:
         return None
-    return (data.get("channel") or {}).get("id") or (conversation.id or "").split(";messageid=")[0] or None
+    return _obj(data.get("channel")).get("id") or (conversation.id or "").split(";messageid=")[0] or None
 
 
 _WIRE_BODY = "_wire_body"  # the JSON an incoming activity was read from, kept on it by `messages_handler`
@@ -372,7 +377,7 @@ def reference_of(activity: Activity) -> dict[str, Any]:
 def conversation_info(activity: Activity) -> ConversationInfo:
     _keep_tenant(activity)
     data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    team = data.get("team") or {}
+    team = _obj(data.get("team"))
     conversation = activity.conversation or ConversationAccount()
     kind = conversation.conversation_type or "personal"
     base_id = (conversation.id or "").split(";messageid=")[0]
@@ -381,12 +386,12 @@ def conversation_info(activity: Activity) -> ConversationInfo:
     if conversation.tenant_id:
         reference["conversation"]["tenantId"] = conversation.tenant_id
     reference.pop("activityId", None)
-    selected = ((data.get("settings") or {}).get("selectedChannel") or {}).get("id")
+    selected = _obj(_obj(data.get("settings")).get("selectedChannel")).get("id")
     channel_ids = tuple(
         c
         for c in {
             base_id if kind == CHANNEL else None,
-            (data.get("channel") or {}).get("id"),
+            _obj(data.get("channel")).get("id"),
             selected,
             team.get("id"),
         }

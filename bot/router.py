@@ -203,7 +203,9 @@ def plain_usage(usage: str) -> str:
 
 def normalize(text: str) -> str:
     """Drop @mentions and markup, collapse whitespace; compatibility forms (full-width letters from an IME,
-    non-breaking spaces) read as their plain letters (NFKC)."""
-    text = _MENTION.sub(" ", unicodedata.normalize("NFKC", text or ""))
+    non-breaking spaces) read as their plain letters (NFKC); invisible format characters pasted along are dropped."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")  # zero-width spaces, joiners, BOM
+    text = _MENTION.sub(" ", text)
     text = _TAG.sub(" ", text).replace("&nbsp;", " ")
     return " ".join(text.split())

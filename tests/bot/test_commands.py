@@ -72,6 +72,8 @@ async def test_user_text_echoed_back_cannot_break_out_of_its_code_span(bot: BotU
 async def test_full_width_and_non_breaking_forms_read_as_the_command(bot: BotUnderTest) -> None:
     """An East Asian IME types full-width letters; a pasted command may carry non-breaking spaces."""
     [full_width] = await bot.say("\uff48\uff45\uff4c\uff50")  # full-width "help"
+    [zero_width] = await bot.say("\u200bhe\u200dlp\ufeff")  # pasted with zero-width characters
+    assert zero_width.startswith("card: ") and "sync" in zero_width
     [nbsp] = await bot.say("referrals\u00a0co-sell")
     assert full_width.startswith("card: ") and "sync" in full_width
     assert nbsp.startswith("card: Co-sell referrals")

@@ -133,3 +133,14 @@ async def test_malformed_mention_entities_do_not_break_the_command(bot: BotUnder
     assert response.status in (200, 201)
     replies = bot.connector.sent[before:]
     assert len(replies) == 1 and replies[0].card is not None and "sync" in card_text(replies[0].card)
+
+
+@pytest.mark.parametrize("part", ["team", "channel", "settings", "tenant"])
+async def test_channel_data_parts_that_are_not_objects_do_not_break_a_command(bot: BotUnderTest, part: str) -> None:
+    activity = bot.teams.message("help", where="channel")
+    activity["channelData"][part] = "x"
+    before = len(bot.connector.sent)
+    response = await bot.post(activity)
+    assert response.status in (200, 201)
+    replies = bot.connector.sent[before:]
+    assert len(replies) == 1 and replies[0].card is not None and "sync" in card_text(replies[0].card)
