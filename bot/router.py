@@ -7,6 +7,7 @@ Command modules register handlers with `@router.command(...)`; help text and the
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import unicodedata
@@ -207,5 +208,5 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "")
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")  # zero-width spaces, joiners, BOM
     text = _MENTION.sub(" ", text)
-    text = _TAG.sub(" ", text).replace("&nbsp;", " ")
+    text = html.unescape(_TAG.sub(" ", text))  # Teams sends `&quot;`, `&amp;`, `&nbsp;` in message text
     return " ".join(text.split())

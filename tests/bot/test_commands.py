@@ -214,6 +214,13 @@ async def test_lead_by_domain_in_any_spelling(bot: BotUnderTest, where: str) -> 
     ]
 
 
+async def test_html_entities_in_the_text_are_read_as_the_characters(bot: BotUnderTest) -> None:
+    """Teams sends a typed `"` or `&` HTML-encoded in the message text."""
+    await synced(bot)
+    [reply] = await bot.say("lead &quot;northwindtraders.co.uk&quot;")
+    assert reply.startswith("card: ") and "northwindtraders.co.uk" in reply
+
+
 @pytest.mark.parametrize("where", WHERE)
 async def test_leads_shows_top_leads_with_their_kind(bot: BotUnderTest, where: str) -> None:
     [empty] = await bot.say("leads", where=where)
