@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_excepti
 from tenacity.wait import wait_random_exponential
 
 from core.errors import (
+    NotSignedIn,
     UpstreamAuthError,
     UpstreamError,
     UpstreamProtocolError,
@@ -316,6 +317,10 @@ class PartnerCenterClient:
             state.refreshed = True
             log.info("partner center said 401; refreshing the token once")
             response = await self._send(method, url, content, state, force_refresh=True)
+            if response.status_code == 401:
+                reason = f"Partner Center refused its token even freshly renewed (HTTP 401 at {url})"
+                if await self._tokens.refused(reason):
+                    raise NotSignedIn(reason)
         return self._interpret(response, url, state, await _parse_json(response.content, decode))
 
     async def _send(

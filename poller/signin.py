@@ -246,6 +246,19 @@ class SignedInTokenSource:
     async def get_token(self, *, force_refresh: bool = False) -> str:
         return await asyncio.to_thread(self._get_token, force_refresh)
 
+    async def refused(self, reason: str) -> bool:
+        """Partner Center refuses the account's renewed token (wrong PARTNER_CENTER_SCOPE, the account lost
+        its Partner Center access …): the sign-in is of no use, so it turns `needs_login` like a refused
+        refresh, and admins are told."""
+        return await asyncio.to_thread(self._refused, reason)
+
+    def _refused(self, reason: str) -> bool:
+        with self._lock:
+            row = _load(self._engine)
+            if row is None or row.state != "signed_in" or not row.encrypted_cache:
+                return row is not None and row.state in LOST_STATES
+            return self._mark_needs_login(row.encrypted_cache, reason)
+
     def _get_token(self, force_refresh: bool) -> str:
         with self._lock:
             try:

@@ -19,6 +19,12 @@ class TokenSource(Protocol):
 
     async def get_token(self, *, force_refresh: bool = False) -> str: ...
 
+    async def refused(self, reason: str) -> bool:
+        """Partner Center answered 401 to a token just refreshed: True when that ends the sign-in (the
+        client then reports "not signed in", so syncs pause and admins are told), False to report an auth
+        error as usual."""
+        ...
+
 
 class StaticTokenSource:
     """A fixed token (`PARTNER_CENTER_ACCESS_TOKEN`); a refresh gives the same token back."""
@@ -28,6 +34,9 @@ class StaticTokenSource:
 
     async def get_token(self, *, force_refresh: bool = False) -> str:
         return self._token
+
+    async def refused(self, reason: str) -> bool:
+        return False  # nothing to sign in again: the run fails with the auth error
 
 
 def make_token_source(settings: Settings, engine: Engine) -> TokenSource:

@@ -118,7 +118,7 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     slow = faults.take(("slow",), request.method, request.path)
     if slow is not None:
         await asyncio.sleep(slow.delay)
-    failure = faults.take(("throttle", "error", "forbidden"), request.method, request.path)
+    failure = faults.take(("throttle", "error", "forbidden", "unauthorized"), request.method, request.path)
     if failure is not None:
         return _failure_response(failure)
     response = await handler(request)
@@ -151,6 +151,9 @@ def _failure_response(fault: Fault) -> web.Response:
         return json_response(body, 429, headers)
     if fault.kind == "forbidden":
         return error_response(403, FORBIDDEN_MESSAGE, target="authorization")
+    if fault.kind == "unauthorized":
+        challenge = {"WWW-Authenticate": 'Bearer realm="api.partner.microsoft.com"'}
+        return error_response(401, "The access token is invalid or expired", target="authorization", headers=challenge)
     messages = {500: "Internal server error", 502: "Bad gateway", 503: "Service unavailable", 504: "Gateway timeout"}
     return error_response(fault.status, messages[fault.status], target="service", headers=headers)
 

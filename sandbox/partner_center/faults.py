@@ -11,7 +11,17 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-KINDS = ("throttle", "error", "slow", "malformed", "truncated", "reject_gt", "lost_answer", "forbidden")
+KINDS = (
+    "throttle",
+    "error",
+    "slow",
+    "malformed",
+    "truncated",
+    "reject_gt",
+    "lost_answer",
+    "forbidden",
+    "unauthorized",
+)
 ERROR_STATUSES = (500, 502, 503, 504)
 
 
@@ -23,7 +33,8 @@ class Fault:
                 malformed (body is not JSON) | truncated (valid JSON cut in the middle) |
                 reject_gt (400 for any $filter using `gt`, like a server without that operator) |
                 lost_answer (the request IS carried out, then its answer is replaced by a 5xx) |
-                forbidden (403 accessDenied: the token is fine, the account lacks the role or the deal's scope)
+                forbidden (403 accessDenied: the token is fine, the account lacks the role or the deal's scope) |
+                unauthorized (401 for any token, renewed or not: one issued for another API, a revoked account)
     count:      how many matching requests it affects; None = until cleared
     status:     for `error` and `lost_answer`: 500, 502, 503 or 504
     retry_after: seconds for the Retry-After header of `throttle` (and `error` when set)
@@ -175,6 +186,16 @@ class Faults:
     ) -> Fault:
         """The next `count` requests get 403, as for a signed-in account without the permission (e.g. to PATCH)."""
         return self.add(Fault("forbidden", count, method=method, path_prefix=path_prefix))
+
+    def unauthorized(
+        self,
+        count: int | None = 1,
+        *,
+        method: str | None = None,
+        path_prefix: str | None = None,
+    ) -> Fault:
+        """The next `count` requests get 401 whatever their token, as for a token of the wrong audience."""
+        return self.add(Fault("unauthorized", count, method=method, path_prefix=path_prefix))
 
     def slow(
         self,

@@ -31,6 +31,7 @@ class FakeTokens:
     def __init__(self, *tokens: str, signed_in: bool = True) -> None:
         self.tokens = list(tokens or [TOKEN])
         self.calls: list[bool] = []
+        self.refusals: list[str] = []
         self.signed_in = signed_in
 
     @property
@@ -44,6 +45,10 @@ class FakeTokens:
         if force_refresh and len(self.tokens) > 1:
             self.tokens.pop(0)
         return self.tokens[0]
+
+    async def refused(self, reason: str) -> bool:
+        self.refusals.append(reason)
+        return False
 
 
 @dataclass

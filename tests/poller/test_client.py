@@ -164,6 +164,7 @@ async def test_401_after_refresh_is_auth_error(start_simulator: StartSimulator, 
         await _collect(make_client(sim, tokens))
     assert info.value.status == 401
     assert tokens.refreshes == 1 and len(sim.requests) == 2
+    assert len(tokens.refusals) == 1 and "HTTP 401" in tokens.refusals[0]  # the source was asked; it kept it
 
 
 async def test_403_is_auth_error(start_simulator: StartSimulator, make_client: MakeClient) -> None:

@@ -104,3 +104,29 @@ async def test_a_sign_in_the_key_cannot_read_is_a_lost_sign_in(make_world: MakeW
     assert stored is not None and stored.state == "signed_in"
     [status] = await before.say("status")
     assert "signed in as ada@contoso.example" in status
+
+
+async def test_a_token_partner_center_keeps_refusing_is_a_lost_sign_in(world: World) -> None:
+    """Entra renews the token, but Partner Center answers 401 even to the renewed one (a wrong
+    PARTNER_CENTER_SCOPE, an account that lost its Partner Center access): not a failed run every interval,
+    but a lost sign-in: syncs pause, each admin is told once why, and `/login` brings syncing back."""
+    from sandbox.partner_center.keys import FAULTS_KEY
+
+    sync = world.services.sync
+    await world.sign_in()
+    world.simulator.app[FAULTS_KEY].unauthorized(None)
+    run = await sync.run("schedule")
+    assert run.status == "not_signed_in" and "HTTP 401" in (run.note or "")
+    assert sync.paused and len(world.notices_to(ADMIN)) == 1
+    assert "refused its token even freshly renewed" in world.notices_to(ADMIN)[0].text
+    row = world.row()
+    assert row is not None and row.state == "needs_login"
+
+    calls = pc_calls(world)
+    for _ in range(2):
+        assert (await sync.run("schedule")).status == "not_signed_in"
+    assert pc_calls(world) == calls and len(world.notices_to(ADMIN)) == 1
+
+    world.simulator.app[FAULTS_KEY].clear()
+    await world.sign_in()
+    assert (await sync.run("schedule")).status == "success"
